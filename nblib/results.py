@@ -1,0 +1,149 @@
+"""Headline results of each chapter, written as JSON so the book can report them.
+
+A chapter calls ``start(chapter)`` in its setup, ``record(chapter, name, value, unit)`` for every
+number worth reporting, and ``finish(chapter)`` in its last cell, which records the chapter's
+wall time. Each chapter's results go to ``_build/results/<chapter>.json`` under the repository
+root (or ``$NBLIB_RESULTS_DIR``); ``python -m nblib.results`` (``make results``) gathers them all
+into one Markdown table.
+
+``record`` also *glues* the value (myst-nb) when it runs inside the book build, so prose can
+quote the number from the run: ``{glue:text}`digits_mlp_test_acc:.1f```.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["results_dir", "start", "record", "finish", "load_all", "table"]
+
+_started: dict[str, float] = {}
+
+
+def results_dir() -> Path:
+    """``$NBLIB_RESULTS_DIR``, else ``_build/results`` under the repository root, else under cwd."""
+    env = os.environ.get("NBLIB_RESULTS_DIR")
+    if env:
+        return Path(env)
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").exists():
+            return folder / "_build" / "results"
+    return here / "_build" / "results"
+
+
+def _check_name(kind: str, value: str) -> None:
+    if not isinstance(value, str) or not value or not value.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"{kind} must be a non-empty name of letters, digits, '_' or '-', got {value!r}")
+
+
+def _path(chapter: str) -> Path:
+    return results_dir() / f"{chapter}.json"
+
+
+def _load(chapter: str) -> dict:
+    path = _path(chapter)
+    return json.loads(path.read_text()) if path.exists() else {"chapter": chapter, "results": {}}
+
+
+def start(chapter: str) -> None:
+    """Start the chapter's clock and clear its previous results."""
+    _check_name("chapter", chapter)
+    _started[chapter] = time.perf_counter()
+    path = _path(chapter)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"chapter": chapter, "results": {}}, indent=2))
+
+
+def record(chapter: str, name: str, value, unit: str = ""):
+    """Record one headline number of ``chapter`` and return ``value`` unchanged."""
+    _check_name("chapter", chapter)
+    _check_name("name", name)
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"value of {name!r} must be a number, got {type(value).__name__} ({value!r})")
+    if not math.isfinite(value):
+        raise ValueError(f"value of {name!r} must be finite, got {value}")
+    if not isinstance(unit, str):
+        raise TypeError(f"unit must be a string such as '%' or 's', got {type(unit).__name__}")
+    data = _load(chapter)
+    data["results"][name] = {"value": value, "unit": unit}
+    path = _path(chapter)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    _glue(name, value)
+    return value
+
+
+def finish(chapter: str) -> float:
+    """Record the wall time since ``start(chapter)`` as ``run_time`` (seconds) and return it."""
+    if chapter not in _started:
+        raise RuntimeError(f"finish({chapter!r}) called before start({chapter!r})")
+    seconds = time.perf_counter() - _started.pop(chapter)
+    record(chapter, "run_time", round(seconds, 2), "s")
+    return seconds
+
+
+def _glue(name: str, value) -> None:
+    """Make ``value`` quotable in the book's prose; a no-op outside a myst-nb build."""
+    if "myst_nb" not in sys.modules and "ipykernel" not in sys.modules:
+        return
+    try:
+        from myst_nb import glue
+    except ImportError:  # e.g. on Colab: prose shows the number printed by the cell instead
+        return
+    glue(name, value, display=False)
+
+
+def load_all(folder: Path | None = None) -> list[dict]:
+    """Every chapter's results, in chapter order."""
+    folder = Path(folder) if folder else results_dir()
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def _fmt(value, unit: str) -> str:
+    if unit == "%":
+        return f"{value:.1f} %"
+    if unit == "s":
+        return f"{value:.1f} s"
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{text} {unit}".strip()
+
+
+def table(folder: Path | None = None) -> str:
+    """A Markdown table of every recorded result, with each chapter's run time."""
+    rows = ["| chapter | result | value |", "|---|---|---|"]
+    for data in load_all(folder):
+        results = dict(data["results"])
+        run_time = results.pop("run_time", None)
+        for name, r in results.items():
+            rows.append(f"| {data['chapter']} | {name} | {_fmt(r['value'], r['unit'])} |")
+        if run_time is not None:
+            rows.append(f"| {data['chapter']} | **run time** | {_fmt(run_time['value'], 's')} |")
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Collect every chapter's results into one Markdown table.")
+    parser.add_argument("--dir", type=Path, default=None, help="results folder (default: _build/results)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
+    args = parser.parse_args(argv)
+    folder = args.dir or results_dir()
+    if not any(folder.glob("*.json")):
+        print(f"no results in {folder}: run the chapters first (make test or make book)", file=sys.stderr)
+        return 1
+    text = table(folder)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
