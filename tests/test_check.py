@@ -1,0 +1,122 @@
+"""nblib.check: the learner's self-check prints one readable verdict and raises only when strict."""
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nblib import check as C
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+importlib.import_module("exercises_ch99")
+
+
+def good_sigmoid(x):
+    return 1 / (1 + torch.exp(-x))
+
+
+def test_pass_prints_verdict_and_returns_true(capsys):
+    assert C.check("99-sigmoid", good_sigmoid) is True
+    out = capsys.readouterr().out
+    assert out.startswith("PASS 99-sigmoid")
+    assert out.strip().endswith("public checks passed (1 check); graded tests may differ.")
+
+
+def test_wrong_values_show_expected_received_max_difference_and_hint(capsys):
+    assert C.check("99-sigmoid", lambda x: good_sigmoid(x) + 0.5 * (x == 0)) is False
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL 99-sigmoid")
+    assert "expected: tensor, shape (13,), dtype torch.float64" in out
+    assert "1 of 13 values differ" in out and "at index (6,)" in out and "received 1, expected 0.5" in out
+    assert "hint: 1 / (1 + exp(-x))" in out
+    assert "Traceback" not in out and len(out.splitlines()) < 10
+
+
+def test_wrong_shape_and_none_are_named(capsys):
+    C.check("99-sigmoid", lambda x: x[:3])
+    assert "has shape (3,); expected shape (13,)" in capsys.readouterr().out
+    C.check("99-sigmoid", lambda x: None)
+    assert "forget to `return`" in capsys.readouterr().out
+
+
+def test_stub_is_not_attempted(capsys):
+    def stub(x):
+        raise NotImplementedError("99-sigmoid: write your solution here")
+    assert C.check("99-sigmoid", stub) is False
+    assert capsys.readouterr().out.startswith("TODO 99-sigmoid: not attempted yet")
+
+
+def test_exception_in_student_code_names_the_line(capsys):
+    def bad(x):
+        return x / undefined_name  # noqa: F821
+    assert C.check("99-sigmoid", bad) is False
+    out = capsys.readouterr().out
+    assert out.startswith("ERROR 99-sigmoid: your code raised NameError")
+    assert "in bad(): `return x / undefined_name" in out
+
+
+def test_strict_raises_assertion_error_after_printing(capsys, monkeypatch):
+    with pytest.raises(AssertionError, match="FAIL 99-sigmoid"):
+        C.check("99-sigmoid", lambda x: x, strict=True)
+    monkeypatch.setenv("NBLIB_STRICT_CHECKS", "1")
+    with pytest.raises(AssertionError, match="TODO 99-sigmoid"):
+        C.check("99-sigmoid", lambda x: (_ for _ in ()).throw(NotImplementedError()))
+    assert C.check("99-sigmoid", good_sigmoid) is True
+    assert C.check("99-sigmoid", lambda x: x, strict=False) is False
+
+
+def test_unknown_question_has_no_checks(capsys):
+    assert C.check("98-nothing", good_sigmoid) is False
+    assert "no public checks are registered" in capsys.readouterr().out
+    assert C.check("sigmoid", good_sigmoid) is False
+    assert "must look like 'NN-name'" in capsys.readouterr().out
+
+
+def test_lists_and_dicts(capsys):
+    assert C.check("99-running-mean", lambda xs: [1.0, 1.5, 2.0])
+    assert not C.check("99-running-mean", lambda xs: [1.0, 1.5])
+    assert "length 3, received one of length 2" in capsys.readouterr().out
+    assert C.check("99-stats", lambda t: {"mean": 2.0, "max": 3.0, "n": 3})
+    assert not C.check("99-stats", lambda t: {"mean": 2.0, "max": 3.0})
+    assert "missing ['n']" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("actual, expected, ok", [
+    (torch.tensor([1.0, float("nan")]), torch.tensor([1.0, float("nan")]), True),
+    (np.array([1, 2]), torch.tensor([1, 2]), True),
+    (torch.tensor([1, 2]), torch.tensor([1, 3]), False),
+    (torch.tensor(2.0), 2.0, True),
+    (2, 2.0000001, True),
+    (True, True, True),
+    (1, True, False),
+    ("a", "a", True),
+    (None, None, True),
+    ((1, 2), [1, 2], True),
+    ([1, 2], torch.tensor([1, 2]), False),
+    (torch.ones(2, 3), torch.ones(3, 2), False),
+])
+def test_compare(actual, expected, ok):
+    assert (C.compare(actual, expected) == []) is ok
+
+
+def test_expect_helpers():
+    C.expect_shape(torch.zeros(2, 5), (2, None))
+    C.expect_dtype(torch.zeros(2), torch.float32)
+    with pytest.raises(C.CheckFailure, match="dtype torch.float32; expected torch.float64"):
+        C.expect_dtype(torch.zeros(2), torch.float64)
+    with pytest.raises(C.CheckFailure, match=r"shape \(2, 5\); expected shape \(2, 4\)"):
+        C.expect_shape(torch.zeros(2, 5), (2, 4))
+    assert isinstance(C.expect_raises(ValueError, int, "x"), ValueError)
+    with pytest.raises(C.CheckFailure, match="should raise ValueError; it returned normally"):
+        C.expect_raises(ValueError, int, "3")
+    with pytest.raises(C.CheckFailure, match="expected x > 0"):
+        C.expect_true(False, "x > 0")
+    C.expect_true(torch.ones(3) > 0, "all positive")
+
+
+def test_reregistering_a_check_does_not_duplicate_it():
+    from nblib.exercises import checks_for
+    importlib.reload(sys.modules["exercises_ch99"])
+    assert len(checks_for("99-sigmoid")) == 1
