@@ -80,6 +80,30 @@ def _quiet() -> bool:
     return bool(os.environ.get("CI")) or os.environ.get("NBLIB_QUIET", "") not in ("", "0")
 
 
+def _describe(t) -> str:
+    if isinstance(t, torch.Tensor):
+        return f"{tuple(t.shape)} {str(t.dtype).replace('torch.', '')}"
+    return type(t).__name__
+
+
+def _forward_loss(model, loss_fn, x, y, first: bool):
+    """``loss_fn(model(x), y)``; on the first batch a failure is re-raised naming the shapes."""
+    if not first:
+        out = model(x)
+        return out, loss_fn(out, y)
+    try:
+        out = model(x)
+    except (RuntimeError, ValueError, IndexError, TypeError) as err:
+        raise ValueError(f"{type(model).__name__} failed on inputs of shape/dtype {_describe(x)}: {err}") from err
+    try:
+        loss = loss_fn(out, y)
+    except (RuntimeError, ValueError, IndexError, TypeError) as err:
+        raise ValueError(f"loss_fn failed on model outputs {_describe(out)} and targets {_describe(y)}: {err}") from err
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        raise ValueError(f"loss_fn must return a scalar tensor, got {_describe(loss)}")
+    return out, loss
+
+
 def _check_batch(batch, where: str):
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         raise ValueError(f"{where} must yield (inputs, targets) pairs, got {type(batch).__name__}"
@@ -100,9 +124,9 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable,
     for batch in loader:
         x, y = _check_batch(batch, "the evaluation loader")
         x, y = x.to(dev), y.to(dev)
-        out = model(x)
+        out, loss = _forward_loss(model, loss_fn, x, y, first=count == 0)
         n = y.shape[0]
-        totals["loss"] += loss_fn(out, y).item() * n
+        totals["loss"] += loss.item() * n
         for name, fn in metrics.items():
             totals[name] += fn(out, y) * n
         count += n
@@ -160,7 +184,7 @@ def fit(model: nn.Module, train_loader, *, loss_fn: Callable, optimizer: torch.o
             x, y = _check_batch(batch, "train_loader")
             x, y = x.to(dev), y.to(dev)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
+            _, loss = _forward_loss(model, loss_fn, x, y, first=step == 0)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at step {step}: lower the learning "
                                          "rate or clip the gradient")

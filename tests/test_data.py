@@ -1,0 +1,109 @@
+"""nblib.data: offline datasets with documented shapes and dtypes, and clear errors."""
+import socket
+
+import pytest
+import torch
+
+from nblib import data
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("nblib.data tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def test_mnist1d_is_generated_offline_with_the_published_shapes(no_network, tmp_path, monkeypatch):
+    monkeypatch.setenv("NBLIB_CACHE", str(tmp_path))
+    s = data.load_mnist1d()
+    assert s.x_train.shape == (4000, 40) and s.x_test.shape == (1000, 40)
+    assert s.x_train.dtype == torch.float32 and s.y_train.dtype == torch.int64
+    assert set(s.y_train.unique().tolist()) == set(range(10)) and s.num_classes == 10
+    assert s.x_val is None
+    assert list(tmp_path.glob("mnist1d-*.npz")), "the generated arrays are cached"
+
+
+def test_mnist1d_cache_returns_the_same_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("NBLIB_CACHE", str(tmp_path))
+    a, b = data.load_mnist1d(), data.load_mnist1d()
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
+    assert torch.equal(a.x_train, data.load_mnist1d(cache=False).x_train)
+
+
+def test_spatial_shuffle_permutes_positions_but_keeps_values():
+    a, b = data.load_mnist1d(), data.load_mnist1d(spatial_shuffle=True)
+    assert not torch.equal(a.x_train, b.x_train)
+    assert torch.equal(a.x_train.sort(dim=1).values, b.x_train.sort(dim=1).values)
+    assert torch.equal(a.y_train, b.y_train)
+
+
+def test_digits_split_is_fixed_stratified_and_disjoint():
+    s = data.load_digits()
+    assert (len(s.x_train), len(s.x_val), len(s.x_test)) == (1077, 360, 360)
+    assert s.x_train.shape[1] == 64 and 0 <= s.x_train.min() and s.x_train.max() <= 1
+    assert torch.equal(s.x_test, data.load_digits().x_test), "the split does not depend on any seed"
+    assert s.y_test.bincount().min() >= 35, "stratified: every digit is in the test set"
+    rows = {tuple(r.tolist()) for r in s.x_train}
+    assert sum(tuple(r.tolist()) in rows for r in s.x_test) < 5  # (the raw data has a few duplicates)
+
+
+def test_digits_as_images():
+    assert data.load_digits(flatten=False).x_train.shape == (1077, 1, 8, 8)
+
+
+@pytest.mark.parametrize("name", data.TOY_DATASETS)
+def test_toy_sets_have_documented_shapes_and_both_classes(name):
+    x, y = data.toy_2d(name, n=200, seed=3)
+    assert x.shape == (200, 2) and x.dtype == torch.float32
+    assert y.shape == (200,) and y.dtype == torch.int64 and set(y.tolist()) == {0, 1}
+    x2, y2 = data.toy_2d(name, n=200, seed=3)
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+
+
+def test_xor_labels_follow_the_quadrants_at_low_noise():
+    x, y = data.toy_2d("xor", n=500, noise=0.05)
+    assert torch.equal(y, ((x[:, 0] > 0) != (x[:, 1] > 0)).long())
+
+
+def test_unknown_dataset_names_are_clear_errors():
+    with pytest.raises(ValueError, match=r"unknown toy dataset 'swirls'; expected one of xor, moons"):
+        data.toy_2d("swirls")
+    with pytest.raises(ValueError, match=r"unknown dataset 'cifar10'; expected one of mnist1d, digits"):
+        data.load("cifar10")
+    with pytest.raises(ValueError, match=r"toy_2d\('moons'\)"):
+        data.load("moons")
+
+
+def test_load_by_name():
+    assert data.load("digits").name == "digits"
+
+
+@pytest.mark.parametrize("kwargs, message", [({"n": 2}, "n must be an int >= 4, got 2"),
+                                             ({"noise": -1}, "noise must be a number >= 0, got -1")])
+def test_bad_toy_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.toy_2d("moons", **kwargs)
+
+
+def test_loader_shuffles_deterministically_from_its_seed():
+    s = data.load_digits()
+
+    def first_labels(seed):
+        return next(iter(s.loader("train", 32, seed=seed)))[1]
+
+    assert torch.equal(first_labels(1), first_labels(1)) and not torch.equal(first_labels(1), first_labels(2))
+    x, y = next(iter(s.loader("test", 360)))
+    assert torch.equal(y, s.y_test), "evaluation splits are not shuffled"
+
+
+def test_loader_errors_name_the_shapes():
+    with pytest.raises(ValueError, match=r"same first dimension, got x \(5, 2\) and y \(4,\)"):
+        data.make_loader(torch.zeros(5, 2), torch.zeros(4), batch_size=2)
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        data.make_loader(torch.zeros(5, 2), torch.zeros(5), batch_size=0)
+    with pytest.raises(ValueError, match="split must be 'train', 'val' or 'test', got 'dev'"):
+        data.load_digits().loader("dev", 8)
+    with pytest.raises(ValueError, match="has no 'val' split"):
+        data.load_mnist1d().loader("val", 8)

@@ -1,0 +1,110 @@
+"""nblib.train: one loop for every chapter, reproducible on the CPU, with clear errors."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nblib import config, data, train
+
+
+def _digits_run(**kwargs):
+    config.seed_everything(0)
+    s = data.load_digits()
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    history = train.fit(model, s.loader("train", 64), loss_fn=F.cross_entropy, optimizer=opt,
+                        val_loader=s.loader("val", 360), progress=False, **kwargs)
+    return model, history, s
+
+
+def test_fit_learns_and_logs_once_per_epoch_by_default():
+    model, h, s = _digits_run(epochs=5)
+    assert h.step == [17 * (i + 1) for i in range(5)]
+    assert len(h.step_loss) == 85 and h["train_loss"][-1] < h["train_loss"][0]
+    assert h.last("val_acc") > 0.85
+    assert train.evaluate(model, s.loader("test", 360), F.cross_entropy)["acc"] > 0.85
+
+
+def test_fit_is_deterministic_on_the_cpu_for_a_seed():
+    assert _digits_run(steps=40)[1].step_loss == _digits_run(steps=40)[1].step_loss
+
+
+def test_fit_by_steps_with_evaluation_interval():
+    _, h, _ = _digits_run(steps=30, eval_every=10)
+    assert h.step == [10, 20, 30] and len(h.step_loss) == 30
+
+
+def test_gradient_clipping_bounds_the_norm_and_records_it():
+    config.seed_everything(0)
+    model = nn.Linear(3, 1)
+    x, y = torch.randn(64, 3) * 100, torch.randn(64, 1) * 100
+    opt = torch.optim.SGD(model.parameters(), lr=1e-6)
+    h = train.fit(model, data.make_loader(x, y, 16), loss_fn=F.mse_loss, optimizer=opt, steps=8,
+                  clip_grad_norm=1.0, progress=False, metrics={})
+    assert len(h.grad_norm) == 8 and max(h.grad_norm) > 1.0
+    total = torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters()))
+    assert total <= 1.0 + 1e-5
+
+
+def test_early_stopping_restores_the_best_weights():
+    model, h, s = _digits_run(epochs=60, patience=2, monitor="val_acc")
+    assert h.best_step is not None
+    best = max(h["val_acc"])
+    assert train.evaluate(model, s.loader("val", 360), F.cross_entropy)["acc"] == pytest.approx(best)
+
+
+def test_fit_follows_the_model_to_its_device():
+    model, _, _ = _digits_run(steps=2)
+    assert train.model_device(model) == next(model.parameters()).device
+
+
+def test_wrong_input_shape_is_a_clear_error_not_a_torch_trace():
+    model = nn.Linear(64, 10)
+    loader = data.make_loader(torch.zeros(8, 40), torch.zeros(8, dtype=torch.long), 4)
+    with pytest.raises(ValueError, match=r"Linear failed on inputs of shape/dtype \(4, 40\) float32"):
+        train.fit(model, loader, loss_fn=F.cross_entropy, optimizer=torch.optim.SGD(model.parameters(), 0.1),
+                  steps=1, progress=False)
+
+
+def test_mismatched_targets_are_a_clear_error():
+    model = nn.Linear(4, 3)
+    loader = data.make_loader(torch.zeros(8, 4), torch.zeros(8, 5), 4)
+    with pytest.raises(ValueError, match=r"loss_fn failed on model outputs \(4, 3\) float32 and targets \(4, 5\)"):
+        train.evaluate(model, loader, F.cross_entropy)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "give exactly one of epochs or steps"),
+    ({"epochs": 1, "steps": 1}, "give exactly one of epochs or steps"),
+    ({"epochs": 0}, "epochs must be a positive int, got 0"),
+    ({"steps": 5, "clip_grad_norm": -1.0}, "clip_grad_norm must be > 0"),
+    ({"steps": 5, "patience": 3}, "needs a val_loader"),
+])
+def test_bad_arguments_are_clear_errors(kwargs, message):
+    model = nn.Linear(2, 2)
+    loader = data.make_loader(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), 2)
+    with pytest.raises(ValueError, match=message):
+        train.fit(model, loader, loss_fn=F.cross_entropy, optimizer=torch.optim.SGD(model.parameters(), 0.1),
+                  progress=False, **kwargs)
+
+
+def test_diverging_training_stops_with_advice():
+    model = nn.Linear(1, 1)
+    x = torch.linspace(-1, 1, 32).unsqueeze(1)
+    loader = data.make_loader(x * 1e3, x * 1e3, 8)
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        train.fit(model, loader, loss_fn=F.mse_loss, optimizer=torch.optim.SGD(model.parameters(), lr=10.0),
+                  steps=200, progress=False, metrics={})
+
+
+def test_accuracy_checks_shapes():
+    assert train.accuracy(torch.tensor([[0.0, 1.0], [1.0, 0.0]]), torch.tensor([1, 1])) == 0.5
+    with pytest.raises(ValueError, match=r"logits \(N, C\) and target \(N,\), got \(2,\) and \(2,\)"):
+        train.accuracy(torch.zeros(2), torch.zeros(2))
+
+
+def test_history_names_what_it_recorded():
+    _, h, _ = _digits_run(steps=17)
+    with pytest.raises(KeyError, match="no metric 'val_f1'.*recorded: train_loss, val_loss, val_acc"):
+        h["val_f1"]
+    assert "val_acc=" in repr(h)
