@@ -13,6 +13,9 @@ TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
 export NBLIB_QUIET := 1
 export PYTHONHASHSEED := 0
+# Executing the master notebooks, a reference solution that fails its public check is an error
+# (for a learner in `make lab`, check() only prints its verdict).
+book test check: export NBLIB_STRICT_CHECKS := 1
 
 .PHONY: help book test check lab results release clean system-deps
 
