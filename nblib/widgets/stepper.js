@@ -43,7 +43,7 @@ function renderGraph(frame) {
   const edges = frame.edges || [];
   const activeN = new Set(frame.active_nodes || []);
   const activeE = new Set(frame.active_edges || []);
-  const W = 132, H = 62, GX = 190, GY = 86, PAD = 14;
+  const W = 120, H = 62, GX = 158, GY = 80, PAD = 14;
   const xs = nodes.map((n) => n.x), ys = nodes.map((n) => n.y);
   const minX = Math.min(0, ...xs), minY = Math.min(0, ...ys);
   const maxX = Math.max(0, ...xs), maxY = Math.max(0, ...ys);
@@ -189,11 +189,11 @@ function render({ model, el: root }) {
   const box = el("div", { class: "nbs-stepper", tabindex: "0", role: "group" });
   const title = el("div", { class: "nbs-title" });
   const bar = el("div", { class: "nbs-controls" });
-  const first = el("button", { type: "button", class: "nbs-first", "aria-label": "First step", title: "First step (Home)" }, "⏮");
+  const first = el("button", { type: "button", class: "nbs-first", "aria-label": "First step", title: "First step (Home)" }, "« First");
   const prev = el("button", { type: "button", class: "nbs-prev", "aria-label": "Previous step", title: "Previous step (←)" }, "◀ Prev");
   const play = el("button", { type: "button", class: "nbs-play", "aria-label": "Play", title: "Play / pause (space)" }, "▶ Play");
   const next = el("button", { type: "button", class: "nbs-next", "aria-label": "Next step", title: "Next step (→)" }, "Next ▶");
-  const last = el("button", { type: "button", class: "nbs-last", "aria-label": "Last step", title: "Last step (End)" }, "⏭");
+  const last = el("button", { type: "button", class: "nbs-last", "aria-label": "Last step", title: "Last step (End)" }, "Last »");
   const slider = el("input", { type: "range", class: "nbs-slider", min: "0", step: "1", "aria-label": "Step" });
   const label = el("span", { class: "nbs-label", "aria-hidden": "true" });
   bar.append(first, prev, play, next, last, slider, label);
