@@ -1,0 +1,192 @@
+"""Specification of nblib.neuron: activations that agree with torch.nn.functional (values and
+gradients, float64) and a perceptron that obeys Rosenblatt's rule and Novikoff's bound."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nblib import data
+from nblib.neuron import (ACTIVATIONS, Perceptron, gelu, gelu_grad, leaky_relu, leaky_relu_grad,
+                          novikoff_bound, perceptron_update, relu, relu_grad, sigmoid, sigmoid_grad,
+                          step, step_grad, tanh)
+
+TOL = 1e-6
+
+
+def inputs(seed: int = 0) -> torch.Tensor:
+    """Random float64 inputs: ordinary values, values near 0 (and 0 itself), large magnitudes."""
+    g = torch.Generator().manual_seed(seed)
+    ordinary = torch.randn(200, generator=g, dtype=torch.float64) * 3
+    tiny = torch.randn(50, generator=g, dtype=torch.float64) * 1e-8
+    large = torch.tensor([-1e3, -750.0, -100.0, -40.0, -20.0, 20.0, 40.0, 100.0, 750.0, 1e3],
+                         dtype=torch.float64)
+    return torch.cat([ordinary, tiny, large, torch.zeros(1, dtype=torch.float64)])
+
+
+# Each case: (our function, our derivative, torch's function), with the same keyword arguments.
+CASES = {
+    "sigmoid": (sigmoid, sigmoid_grad, torch.sigmoid, {}),
+    "tanh": (tanh, ACTIVATIONS["tanh"][1], torch.tanh, {}),
+    "relu": (relu, relu_grad, F.relu, {}),
+    "leaky_relu": (leaky_relu, leaky_relu_grad, F.leaky_relu, {}),
+    "leaky_relu(0.2)": (leaky_relu, leaky_relu_grad, F.leaky_relu, {"negative_slope": 0.2}),
+    "gelu": (gelu, gelu_grad, F.gelu, {}),
+    "gelu(tanh)": (gelu, gelu_grad, F.gelu, {"approximate": "tanh"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_activation_matches_torch_forward(name, seed):
+    ours, _, theirs, kw = CASES[name]
+    x = inputs(seed)
+    out = ours(x, **kw)
+    assert out.dtype == torch.float64 and out.shape == x.shape
+    torch.testing.assert_close(out, theirs(x, **kw), rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_derivative_matches_torch_autograd(name, seed):
+    _, ours_grad, theirs, kw = CASES[name]
+    x = inputs(seed).requires_grad_(True)
+    (expected,) = torch.autograd.grad(theirs(x, **kw).sum(), x)
+    torch.testing.assert_close(ours_grad(x.detach(), **kw), expected, rtol=TOL, atol=TOL)
+
+
+def test_activations_are_finite_for_huge_inputs_in_float32():
+    x = torch.tensor([-1e4, -100.0, 100.0, 1e4], dtype=torch.float32)
+    for name, (f, df) in ACTIVATIONS.items():
+        assert torch.isfinite(f(x)).all(), name
+        assert torch.isfinite(df(x)).all(), name
+    torch.testing.assert_close(sigmoid(x), torch.sigmoid(x))
+
+
+def test_tanh_keeps_relative_precision_near_zero():
+    x = torch.tensor([1e-300, 1e-12, -1e-9], dtype=torch.float64)
+    torch.testing.assert_close(tanh(x), x, rtol=1e-12, atol=0.0)
+
+
+def test_step_is_heaviside_with_one_at_zero_and_has_zero_derivative():
+    x = inputs(3)
+    torch.testing.assert_close(step(x), torch.heaviside(x, torch.ones((), dtype=x.dtype)))
+    assert step(torch.zeros(1)).item() == 1.0
+    assert (step_grad(x) == 0).all()
+    # Finite differences agree with 0 away from the jump.
+    away = x[x.abs() > 1e-3]
+    assert ((step(away + 1e-6) - step(away - 1e-6)) == 0).all()
+
+
+def test_derivatives_at_exactly_zero_follow_pytorch_conventions():
+    zero = torch.zeros(1, dtype=torch.float64)
+    assert relu_grad(zero).item() == 0.0               # a convention: any value in [0, 1] is a subgradient
+    assert leaky_relu_grad(zero).item() == 0.01
+    assert sigmoid_grad(zero).item() == 0.25
+    assert gelu_grad(zero).item() == 0.5
+
+
+def test_gelu_tanh_approximation_is_close_but_not_equal_to_exact():
+    x = torch.linspace(-6, 6, 2001, dtype=torch.float64)
+    diff = (gelu(x) - gelu(x, approximate="tanh")).abs().max().item()
+    assert 1e-5 < diff < 1e-3
+
+
+def test_nan_propagates():
+    x = torch.tensor([float("nan"), 1.0])
+    for name, (f, df) in ACTIVATIONS.items():
+        assert math.isnan(f(x)[0].item()), name
+        assert math.isnan(df(x)[0].item()), name
+
+
+@pytest.mark.parametrize("f", [step, sigmoid, tanh, relu, leaky_relu, gelu, sigmoid_grad, gelu_grad])
+def test_activation_errors_are_clear(f):
+    with pytest.raises(TypeError, match=r"floating-point tensor, got dtype torch.int64"):
+        f(torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match=r"expects a torch.Tensor, got list"):
+        f([1.0, 2.0])
+
+
+def test_bad_keyword_arguments_are_rejected():
+    with pytest.raises(ValueError, match=r"approximate must be 'none' .* or 'tanh', got 'erf'"):
+        gelu(torch.ones(2), approximate="erf")
+    with pytest.raises(TypeError, match=r"negative_slope must be a number, got str"):
+        leaky_relu(torch.ones(2), negative_slope="0.1")
+
+
+# ---------------------------------------------------------------- the perceptron
+def test_perceptron_update_moves_only_on_mistakes():
+    w, b = torch.tensor([1.0, -1.0]), torch.tensor(0.0)
+    x = torch.tensor([2.0, 1.0])  # z = 1 >= 0: predicts +1
+    assert perceptron_update(w, b, x, 1.0)[2] is False
+    w2, b2, wrong = perceptron_update(w, b, x, -1.0, lr=0.5)
+    assert wrong is True
+    torch.testing.assert_close(w2, torch.tensor([0.0, -1.5]))
+    assert b2.item() == -0.5
+    assert w.tolist() == [1.0, -1.0]  # inputs are not modified
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_perceptron_converges_on_separable_blobs(seed):
+    x, y = data.toy_2d("blobs", n=200, noise=0.1, seed=seed)
+    x = x + 3.0  # away from the origin: the bias has to be learned too
+    p = Perceptron(2)
+    hist = p.fit(x, y, epochs=200)
+    assert hist.converged and hist.mistakes[-1] == 0
+    assert hist.accuracy[-1] == 1.0
+    assert (p.predict(x) == y).all()
+    assert p.predict(x).dtype == torch.int64
+    # Novikoff (1962): at most (R / gamma)^2 updates.
+    assert 0 < hist.total_mistakes <= novikoff_bound(x, y)["bound"]
+    assert len(hist.updates) == hist.total_mistakes + 1
+    assert len(hist.weights) == hist.epochs + 1 == len(hist.accuracy)
+
+
+def test_perceptron_mistake_count_does_not_depend_on_learning_rate():
+    x, y = data.toy_2d("blobs", n=100, noise=0.1, seed=0)
+    counts = {lr: Perceptron(2, lr=lr).fit(x + 2.0, y).mistakes for lr in (0.01, 1.0, 7.0)}
+    assert counts[0.01] == counts[1.0] == counts[7.0]
+
+
+def test_perceptron_never_converges_on_xor():
+    x, y = data.toy_2d("xor", n=200, noise=0.1, seed=0)
+    hist = Perceptron(2).fit(x, y, epochs=50)
+    assert not hist.converged
+    assert min(hist.mistakes) > 0
+    assert max(hist.accuracy) <= 0.8
+    with pytest.raises(ValueError, match="not linearly separable"):
+        novikoff_bound(x, y)
+
+
+def test_perceptron_accepts_plus_minus_one_labels_and_answers_in_kind():
+    x, y = data.toy_2d("blobs", n=100, noise=0.1, seed=1)
+    p = Perceptron(2)
+    p.fit(x, y * 2 - 1)
+    assert set(p.predict(x).tolist()) == {-1, 1}
+    assert (p.predict(x) == y * 2 - 1).all()
+
+
+def test_perceptron_shuffled_fit_is_reproducible():
+    x, y = data.toy_2d("blobs", n=100, noise=0.1, seed=2)
+    a = Perceptron(2).fit(x + 2, y, shuffle=True, seed=5)
+    b = Perceptron(2).fit(x + 2, y, shuffle=True, seed=5)
+    assert a.mistakes == b.mistakes and a.converged
+
+
+def test_perceptron_errors_are_clear():
+    p = Perceptron(2)
+    x = torch.zeros(4, 2)
+    with pytest.raises(ValueError, match=r"labels must be in \{0, 1\} or in \{-1, 1\}; received the values \{0, 1, 2\}"):
+        p.fit(x, torch.tensor([0, 1, 2, 1]))
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 2\), got \(4, 3\)"):
+        p.fit(torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match=r"y must have shape \(4,\) to match x, got \(4, 1\)"):
+        p.fit(x, torch.zeros(4, 1))
+    with pytest.raises(TypeError, match=r"floating-point tensor, got dtype torch.int64"):
+        p.predict(torch.zeros(4, 2, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"epochs must be a positive int, got 0"):
+        p.fit(x, torch.tensor([0, 1, 0, 1]), epochs=0)
+    with pytest.raises(ValueError, match=r"in_features must be a positive int, got 0"):
+        Perceptron(0)
+    with pytest.raises(ValueError, match=r"lr must be a number > 0, got -1"):
+        Perceptron(2, lr=-1)
