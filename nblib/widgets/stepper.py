@@ -156,7 +156,7 @@ class Stepper(anywidget.AnyWidget):
     _esm = _HERE / "stepper.js"
     _css = _HERE / "stepper.css"
 
-    frames = traitlets.List(traitlets.Dict()).tag(sync=True)
+    frames = traitlets.List().tag(sync=True)  # checked by validate_frames, with clear messages
     renderer = traitlets.Unicode("graph").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     step = traitlets.Int(0).tag(sync=True)
@@ -168,6 +168,7 @@ class Stepper(anywidget.AnyWidget):
                  step: int = 0, interval: int = 900, **kwargs: Any) -> None:
         if not isinstance(frames, (list, tuple, dict, str)) and hasattr(frames, "__iter__"):
             frames = list(frames)  # a generator of frames
+        frames = validate_frames(frames, self.max_json_bytes)  # clear errors before traitlets'
         super().__init__(frames=frames, renderer=renderer, title=title, step=step,
                          interval=interval, **kwargs)
 
