@@ -200,6 +200,20 @@ def exercise_stepper(page, stepper, shot_prefix: Path | None = None) -> dict:
     return seen
 
 
+def check_solutions(page) -> None:
+    """Cells tagged ``solution`` are folded: code hidden until the reader opens the toggle."""
+    cells = page.locator(".cell.tag_solution")
+    for k in range(cells.count()):
+        cell = cells.nth(k)
+        summary = cell.locator("details > summary").first
+        code = cell.locator(".cell_input").first
+        assert "Show solution" in summary.inner_text(), "no 'Show solution' toggle"
+        assert not code.is_visible(), "solution code is visible before the toggle is opened"
+        summary.click()
+        assert code.is_visible(), "opening the toggle did not show the solution"
+        summary.click()
+
+
 def check_site(site: Path, user_data_dir: Path, shots: Path | None = None,
                widget_timeout_ms: int = 30_000) -> dict:
     """Open every page of ``site``; return {'problems': {...}, 'stepper_pages': [...], ...}."""
@@ -245,6 +259,12 @@ def check_site(site: Path, user_data_dir: Path, shots: Path | None = None,
                                     page, page.locator(".nbs-stepper").nth(k), prefix)
                             except Exception as err:  # an assertion or a Playwright timeout
                                 report.errors.append(f"stepper {k}: {err}")
+                if "tag_solution" in source:
+                    result.setdefault("solution_pages", []).append(rel)
+                    try:
+                        check_solutions(page)
+                    except Exception as err:
+                        report.errors.append(f"solution toggle: {err}")
                 page.wait_for_timeout(100)  # let late requests show up
                 page.close()
                 context.unroute("**/*")
