@@ -72,8 +72,8 @@ CONFIG_JS = """\
 })();
 """
 
-NPM_HINT = ("run `make node_modules` (that is `npm ci` in the repository root; needs Node.js "
-            "and npm, e.g. `apt-get install nodejs npm`)")
+NPM_HINT = ("run `npm ci` in the repository root (`make book` does it; needs Node.js and npm, "
+            "e.g. `apt-get install nodejs npm`)")
 
 
 def _root(app: Sphinx) -> Path:
