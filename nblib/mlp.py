@@ -1,0 +1,283 @@
+"""Multilayer perceptrons: one written from scratch with a hand-derived backward pass, and the
+PyTorch modules the book trains.
+
+* ``ScratchMLP``: fully connected layers as plain tensors. ``forward(x)`` keeps what the backward
+  pass needs; ``backward(dlogits)`` applies the chain rule in matrix form, one layer at a time
+  (Rumelhart, Hinton & Williams 1986). Weights follow ``nn.Linear``'s convention, ``W`` of shape
+  (out_features, in_features), so for a layer ``Z = X W^T + b``::
+
+      dW = dZ^T X        (out, in)   summed over the batch by the matrix product
+      db = sum_n dZ      (out,)
+      dX = dZ W          (N, in)     what flows on to the layer below
+      ReLU:  dZ = dA * (Z > 0)       tanh:  dZ = dA * (1 - tanh(Z)^2)
+
+* ``softmax_cross_entropy_grad(logits, target)``: the mean cross-entropy and its gradient with
+  respect to the logits, ``(softmax(logits) - onehot(target)) / N``.
+* ``MLP(sizes, activation, dropout)``: the same network as an ``nn.Module``.
+* ``LogisticRegression`` and ``Mnist1dMLP``: the MNIST-1D baselines of Greydanus & Kobak,
+  "Scaling down deep learning with MNIST-1D" (2020/2024): ``Linear(40, 10)``, and
+  ``Linear(40, 100)`` + one residual ``relu(Linear(100, 100))`` + ``Linear(100, 10)``, 15,210
+  parameters.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["ScratchMLP", "softmax_cross_entropy_grad", "MLP", "LogisticRegression", "Mnist1dMLP",
+           "ACTIVATIONS", "count_parameters", "IndexBatches", "train_mnist1d_baseline"]
+
+ACTIVATIONS = ("relu", "tanh")
+
+
+def _check_sizes(sizes) -> list[int]:
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
+        raise ValueError(f"sizes must list at least an input and an output width, e.g. [2, 16, 2]; got {sizes!r}")
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
+        raise ValueError(f"every width in sizes must be a positive int, got {list(sizes)}")
+    return list(sizes)
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}, got {activation!r}")
+    return activation
+
+
+def _check_input(x, in_features: int, who: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{who} expects a tensor of shape (N, {in_features}), got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[1] != in_features:
+        raise ValueError(f"{who} expects input of shape (N, in_features) = (N, {in_features}), "
+                         f"got {tuple(x.shape)}")
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable scalars in ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def softmax_cross_entropy_grad(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy of ``logits`` (N, C) against class indices ``target`` (N,), and its
+    gradient with respect to the logits: ``(softmax(logits) - onehot(target)) / N``, shape (N, C)."""
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape (N, C), got {tuple(logits.shape)}")
+    if target.shape != (logits.shape[0],) or target.dtype.is_floating_point:
+        raise ValueError(f"target must be class indices of shape ({logits.shape[0]},) (integers), "
+                         f"got shape {tuple(target.shape)} and dtype {target.dtype}")
+    n = logits.shape[0]
+    log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)  # (N, C), stable log-softmax
+    loss = -log_p[torch.arange(n, device=logits.device), target].mean()
+    onehot = F.one_hot(target, logits.shape[1]).to(logits.dtype)  # (N, C)
+    return loss, (log_p.exp() - onehot) / n
+
+
+class ScratchMLP:
+    """A fully connected network ``sizes[0] -> ... -> sizes[-1]`` written with plain tensors.
+
+    Hidden layers use ``activation`` ('relu' or 'tanh'); the last layer is linear (it outputs
+    logits or a regression value). Parameters are initialised like ``nn.Linear``:
+    ``U(-1/sqrt(in), 1/sqrt(in))``. After ``forward(x)`` and ``backward(dlogits)``, ``grads``
+    holds one gradient per entry of ``parameters()``, in the same order ``[W1, b1, W2, b2, ...]``.
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", dtype: torch.dtype = torch.float32,
+                 device=None, generator: torch.Generator | None = None):
+        self.sizes = _check_sizes(sizes)
+        self.activation = _check_activation(activation)
+        self.weights: list[torch.Tensor] = []
+        self.biases: list[torch.Tensor] = []
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            bound = 1 / math.sqrt(fan_in)
+            w = (torch.rand(fan_out, fan_in, generator=generator, dtype=dtype) * 2 - 1) * bound  # (out, in)
+            b = (torch.rand(fan_out, generator=generator, dtype=dtype) * 2 - 1) * bound  # (out,)
+            self.weights.append(w.to(device))
+            self.biases.append(b.to(device))
+        self.grads: list[torch.Tensor] | None = None
+        self._cache: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+
+    @property
+    def in_features(self) -> int:
+        return self.sizes[0]
+
+    def parameters(self) -> list[torch.Tensor]:
+        """``[W1, b1, W2, b2, ...]``, the order ``grads`` follows."""
+        return [t for pair in zip(self.weights, self.biases) for t in pair]
+
+    def _act(self, z: torch.Tensor) -> torch.Tensor:
+        return z.clamp_min(0) if self.activation == "relu" else torch.tanh(z)
+
+    def _act_backward(self, z: torch.Tensor, a: torch.Tensor, da: torch.Tensor) -> torch.Tensor:
+        if self.activation == "relu":
+            return da * (z > 0).to(da.dtype)  # the ReLU mask: gradient flows only where z > 0
+        return da * (1 - a * a)  # d tanh(z) / dz = 1 - tanh(z)^2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, sizes[-1]) of a batch ``x`` (N, sizes[0]); caches each layer's input and
+        pre-activation for ``backward``."""
+        _check_input(x, self.in_features, "ScratchMLP")
+        cache = []
+        a = x
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            z = a @ w.T + b  # (N, out)
+            cache.append((a, z))  # layer input (N, in), pre-activation (N, out)
+            a = z if i == last else self._act(z)
+        self._cache = cache
+        return a
+
+    __call__ = forward
+
+    def backward(self, dlogits: torch.Tensor) -> torch.Tensor:
+        """Given dLoss/dlogits (N, sizes[-1]), fill ``grads`` ([dW1, db1, ...]) and return
+        dLoss/dx (N, sizes[0])."""
+        if self._cache is None:
+            raise RuntimeError("call forward(x) before backward(dlogits): backward needs the cached activations")
+        n = self._cache[0][0].shape[0]
+        if not isinstance(dlogits, torch.Tensor) or tuple(dlogits.shape) != (n, self.sizes[-1]):
+            got = tuple(dlogits.shape) if isinstance(dlogits, torch.Tensor) else type(dlogits).__name__
+            raise ValueError(f"dlogits must have the shape of the last output, ({n}, {self.sizes[-1]}), got {got}")
+        grads: list[torch.Tensor] = []
+        dz = dlogits  # the last layer is linear: dZ = dlogits
+        for i in reversed(range(len(self.weights))):
+            a_in, _ = self._cache[i]
+            grads[:0] = [dz.T @ a_in, dz.sum(0)]  # dW (out, in), db (out,)
+            da = dz @ self.weights[i]  # dX of this layer (N, in)
+            if i > 0:  # through the activation of the layer below
+                z_below = self._cache[i - 1][1]
+                dz = self._act_backward(z_below, a_in, da)
+        self.grads = grads
+        return da
+
+    def zero_grad(self) -> None:
+        self.grads = None
+
+    @torch.no_grad()
+    def step(self, lr: float) -> None:
+        """One step of plain gradient descent: ``p -= lr * grad``."""
+        if self.grads is None:
+            raise RuntimeError("no gradients: call forward and backward before step")
+        for p, g in zip(self.parameters(), self.grads):
+            p -= lr * g
+
+    def to_module(self) -> MLP:
+        """An ``MLP`` (nn.Module) with copies of these weights, for checking against autograd."""
+        w0 = self.weights[0]
+        module = MLP(self.sizes, activation=self.activation).to(dtype=w0.dtype, device=w0.device)
+        with torch.no_grad():
+            for layer, w, b in zip(module.linears, self.weights, self.biases):
+                layer.weight.copy_(w)
+                layer.bias.copy_(b)
+        return module
+
+    def __repr__(self) -> str:
+        return f"ScratchMLP(sizes={self.sizes}, activation={self.activation!r})"
+
+
+class MLP(nn.Module):
+    """Fully connected ``sizes[0] -> ... -> sizes[-1]``: Linear, activation (and Dropout) for each
+    hidden layer, a linear output layer."""
+
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", dropout: float = 0.0):
+        super().__init__()
+        self.sizes = _check_sizes(sizes)
+        self.activation = _check_activation(activation)
+        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        layers: list[nn.Module] = []
+        for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            layers.append(nn.Linear(fan_in, fan_out))
+            if i < len(self.sizes) - 2:
+                layers.append(nn.ReLU() if activation == "relu" else nn.Tanh())
+                if dropout > 0:
+                    layers.append(nn.Dropout(dropout))
+        self.net = nn.Sequential(*layers)
+
+    @property
+    def linears(self) -> list[nn.Linear]:
+        return [m for m in self.net if isinstance(m, nn.Linear)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.sizes[0], "MLP")
+        return self.net(x)  # (N, sizes[-1])
+
+
+class LogisticRegression(nn.Module):
+    """Multinomial logistic regression: one ``Linear(in_features, num_classes)``; the softmax
+    lives in the cross-entropy loss. The MNIST-1D 'logistic' baseline is ``LogisticRegression(40, 10)``."""
+
+    def __init__(self, in_features: int = 40, num_classes: int = 10):
+        super().__init__()
+        self.linear = nn.Linear(in_features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.linear.in_features, "LogisticRegression")
+        return self.linear(x)  # (N, num_classes)
+
+
+class Mnist1dMLP(nn.Module):
+    """The MLP baseline of MNIST-1D (Greydanus & Kobak): ``h = relu(W1 x)``, ``h = h + relu(W2 h)``,
+    logits ``W3 h``; 15,210 parameters with the defaults."""
+
+    def __init__(self, in_features: int = 40, hidden: int = 100, num_classes: int = 10):
+        super().__init__()
+        self.linear1 = nn.Linear(in_features, hidden)
+        self.linear2 = nn.Linear(hidden, hidden)
+        self.linear3 = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.linear1.in_features, "Mnist1dMLP")
+        h = F.relu(self.linear1(x))  # (N, hidden)
+        h = h + F.relu(self.linear2(h))  # residual: (N, hidden)
+        return self.linear3(h)  # (N, num_classes)
+
+
+class IndexBatches:
+    """Shuffled mini-batches of in-memory tensors, one indexing operation per batch.
+
+    Does what ``DataLoader(TensorDataset(x, y), batch_size, shuffle=True)`` does, without its
+    per-sample collation, which costs more than a whole step of a small model. Each pass over
+    the data draws a new permutation from a generator seeded with ``seed``; the last, partial
+    batch is dropped (so every step sees ``batch_size`` examples).
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int = 0):
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"x and y must have the same first dimension, got {tuple(x.shape)} and {tuple(y.shape)}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= x.shape[0]:
+            raise ValueError(f"batch_size must be an int in [1, {x.shape[0]}], got {batch_size!r}")
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return self.x.shape[0] // self.batch_size
+
+    def __iter__(self):
+        perm = torch.randperm(self.x.shape[0], generator=self.generator).to(self.x.device)
+        for i in range(len(self)):
+            idx = perm[i * self.batch_size:(i + 1) * self.batch_size]  # (B,)
+            yield self.x[idx], self.y[idx]
+
+
+def train_mnist1d_baseline(model: nn.Module, splits, *, steps: int = 6000, batch_size: int = 100,
+                           lr: float = 1e-2, seed: int = 0, device=None):
+    """Train ``model`` with the published MNIST-1D settings (Adam, lr 1e-2, batch 100, 6000 steps,
+    no schedule, no weight decay) and return ``(test accuracy in %, History)``.
+
+    Uses ``nblib.train.fit``; the final model is evaluated once on the test set (no model
+    selection on it).
+    """
+    from .train import evaluate, fit
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device)
+    batches = IndexBatches(splits.x_train.to(device), splits.y_train.to(device), batch_size, seed=seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = fit(model, batches, loss_fn=F.cross_entropy, optimizer=optimizer, steps=steps,
+                  eval_every=max(1, steps // 24), progress=False)
+    result = evaluate(model, [(splits.x_test.to(device), splits.y_test.to(device))], F.cross_entropy)
+    return 100 * result["acc"], history
