@@ -88,7 +88,10 @@ def stepper_view_count(page_html: str) -> int:
     for block in STATE_RE.findall(page_html):
         state = json.loads(block)
         for model_id, model in state.get("state", {}).items():
-            if str(model.get("state", {}).get("_anywidget_id", "")).startswith("nblib.widgets."):
+            st = model.get("state", {})
+            # an nblib stepper, or a subclass defined in a chapter (same front end)
+            if (str(st.get("_anywidget_id", "")).startswith("nblib.widgets.")
+                    or "nbs-stepper" in str(st.get("_esm", ""))):
                 steppers.add(model_id)
     count = 0
     for block in VIEW_RE.findall(page_html):
@@ -196,6 +199,14 @@ def exercise_stepper(page, stepper, shot_prefix: Path | None = None) -> dict:
         stepper.locator("input.nbs-slider").fill(str(n - 1))
         assert step_label(stepper) == (n, n), "the slider did not jump to the last step"
         assert stepper.locator("button.nbs-next").is_disabled()
+        first.click()
+        play = stepper.locator("button.nbs-play")
+        play.click()  # Play advances on its own, client-side
+        page.wait_for_function(
+            "el => /step ([2-9]|\\d\\d+) \\//.test(el.textContent)",
+            arg=stepper.locator(".nbs-label").element_handle(), timeout=5_000)
+        play.click()  # pause
+        assert play.inner_text().strip().endswith("Play"), "Pause did not stop playing"
         first.click()
     return seen
 
