@@ -1,0 +1,4 @@
+"""``python -m nblib ...`` is ``nblib ...`` (see nblib.cli)."""
+from nblib.cli import main
+
+raise SystemExit(main())
