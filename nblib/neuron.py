@@ -144,10 +144,14 @@ def step_grad(x: torch.Tensor) -> torch.Tensor:
 
 
 def sigmoid_grad(x: torch.Tensor) -> torch.Tensor:
-    """sigma'(x) = sigma(x) (1 - sigma(x)); at most 1/4 (at x = 0), tends to 0 as |x| grows."""
+    """sigma'(x) = sigma(x) (1 - sigma(x)); at most 1/4 (at x = 0), tends to 0 as |x| grows.
+
+    Computed as e / (1 + e)^2 with e = exp(-|x|) (the derivative is even), which keeps full
+    relative precision in both tails, where 1 - sigma(x) would round to 0 for large x.
+    """
     _check_float(x, "sigmoid_grad")
-    s = sigmoid(x)
-    return s * (1.0 - s)
+    e = torch.exp(-x.abs())
+    return e / (1.0 + e) ** 2
 
 
 def tanh_grad(x: torch.Tensor) -> torch.Tensor:
@@ -237,6 +241,7 @@ class PerceptronHistory:
     mistakes: list[int] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     updates: list[tuple[torch.Tensor, float]] = field(default_factory=list)
+    update_examples: list[int] = field(default_factory=list)
     converged: bool = False
 
     @property
@@ -344,11 +349,12 @@ class Perceptron:
             xs, yl = x.cpu()[order], ys.cpu()[order].tolist()
             w, b = self.weight.cpu(), self.bias.cpu()
             mistakes = 0
-            for xi, yi in zip(xs, yl):
+            for i, xi, yi in zip(order.tolist(), xs, yl):
                 w, b, wrong = perceptron_update(w, b, xi, yi, self.lr)
                 if wrong:
                     mistakes += 1
                     hist.updates.append((w.clone(), float(b)))
+                    hist.update_examples.append(i)
             self.weight, self.bias = w.to(self.weight.device), b.to(self.bias.device)
             hist.mistakes.append(mistakes)
             snapshot()
