@@ -138,7 +138,10 @@ def test_perceptron_converges_on_separable_blobs(seed):
     assert p.predict(x).dtype == torch.int64
     # Novikoff (1962): at most (R / gamma)^2 updates.
     assert 0 < hist.total_mistakes <= novikoff_bound(x, y)["bound"]
-    assert len(hist.updates) == hist.total_mistakes + 1
+    assert len(hist.updates) == hist.total_mistakes + 1 == len(hist.update_examples) + 1
+    # Each update was caused by an example the previous parameters got wrong.
+    for (w, b), i in zip(hist.updates, hist.update_examples):
+        assert (torch.dot(w, x[i]) + b >= 0).item() != bool(y[i])
     assert len(hist.weights) == hist.epochs + 1 == len(hist.accuracy)
 
 
