@@ -25,7 +25,7 @@ def _grade(args) -> int:
     try:
         report = grade(args.submissions, args.out, tests=args.tests, masters=args.masters,
                        timeout=args.timeout, jobs=args.jobs, memory_mb=args.memory, sandbox=args.sandbox,
-                       seed=args.seed)
+                       seed=args.seed, chapters=args.chapter)
     except ConfigError as exc:
         print(f"nblib grade: error: {exc}", file=sys.stderr)
         return 2
@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sandbox", choices=["auto", "bwrap", "fallback"], default="auto",
                    help="auto: bubblewrap if it works here, else the weaker fallback (with a warning)")
     p.add_argument("--seed", type=int, default=None, help="fix the secret seed (reproduce a run); default: random")
+    p.add_argument("--chapter", action="append", metavar="STEM",
+                   help="grade only this chapter (e.g. 01_neuron); repeatable; default: all in --tests")
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("check", help="run a notebook's public checks; exit 0 only if all pass")

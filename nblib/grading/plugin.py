@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,6 +135,14 @@ class GradingPlugin:
 _INI = None
 
 
+def _forget_test_modules(folder) -> None:
+    folder = os.path.realpath(folder)
+    for name, mod in list(sys.modules.items()):
+        f = getattr(mod, "__file__", None)
+        if f and os.path.realpath(f).startswith(folder + os.sep):
+            del sys.modules[name]
+
+
 def run_tests(chapter, session, run_seed: int, check_forbidden: bool) -> Outcome:
     """Run ``chapter.tests`` under pytest, in this process, with our fixtures."""
     global _INI
@@ -145,11 +154,13 @@ def run_tests(chapter, session, run_seed: int, check_forbidden: bool) -> Outcome
     args = [str(chapter.tests), "-c", _INI, "--rootdir", str(chapter.tests), "-o", "addopts=",
             "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:warnings", "-p", "no:logging",
             "--import-mode=importlib", "--capture=sys"]
+    _forget_test_modules(chapter.tests)  # same-named test files of another chapter must not be reused
     old = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
         code = pytest.main(args, plugins=[plugin])
     finally:
+        _forget_test_modules(chapter.tests)
         if old is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:

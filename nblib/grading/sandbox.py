@@ -66,21 +66,20 @@ class StartError(RuntimeError):
 
 # ---------------------------------------------------------------------------------------------
 def _bwrap_binds() -> list[str]:
-    args: list[str] = []
+    links: list[str] = []
     bound: list[Path] = []
 
     def ro(path: Path) -> None:
         path = Path(path)
         if not path.exists() or any(path == b or path.is_relative_to(b) for b in bound):
             return
-        bound.append(path)
-        args.extend(["--ro-bind", str(path), str(path)])
+        bound[:] = [b for b in bound if not b.is_relative_to(path)] + [path]
 
     ro(Path("/usr"))
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         p = Path(top)
         if p.is_symlink():
-            args.extend(["--symlink", os.readlink(p), top])
+            links.extend(["--symlink", os.readlink(p), top])
         elif p.is_dir():
             ro(p)
     for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
@@ -88,13 +87,19 @@ def _bwrap_binds() -> list[str]:
         ro(Path(f))
     ro(Path(sys.base_prefix).resolve())
     ro(Path(sys.prefix).resolve())
-    exe = Path(sys.executable)
-    ro(exe.resolve().parent)
+    ro(Path(sys.executable).resolve().parent)
     import nblib
     ro(Path(nblib.__file__).resolve().parent)
     if Path(sys.prefix) != Path(sys.prefix).resolve():
-        args.extend(["--symlink", str(Path(sys.prefix).resolve()), str(Path(sys.prefix))])
-    return args
+        links.extend(["--symlink", str(Path(sys.prefix).resolve()), str(Path(sys.prefix))])
+    # Parent folders of the binds are created world-readable (bubblewrap would make them 0700,
+    # which the unprivileged uid could not traverse: /root/.pyenv/... for a pyenv Python).
+    parents = sorted({a for b in bound for a in b.parents if a != Path("/")
+                      and not any(a == o or a.is_relative_to(o) for o in bound)}, key=lambda p: len(p.parts))
+    args = [x for a in parents for x in ("--perms", "0755", "--dir", str(a))]
+    for b in sorted(bound, key=lambda p: len(p.parts)):
+        args.extend(["--ro-bind", str(b), str(b)])
+    return args + links
 
 
 def _sandbox_cmd(mode: str, in_fd: int, out_fd: int, uid: int, gid: int) -> list[str]:

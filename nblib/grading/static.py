@@ -50,7 +50,7 @@ def forbidden_uses(source: str, forbidden: list[str]) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             for a in node.names:
                 aliases[a.asname or a.name] = f"{node.module}.{a.name}"
-    dotted = {_normalize(e) for e in forbidden if "." in e.strip(".") and not e.startswith(".")}
+    dotted = {_normalize(e): e for e in forbidden if "." in e.strip(".") and not e.startswith(".")}
     attrs = {e[1:] for e in forbidden if e.startswith(".")}
     bare = {e for e in forbidden if "." not in e}
 
@@ -62,9 +62,9 @@ def forbidden_uses(source: str, forbidden: list[str]) -> list[str]:
             found.append(item)
 
     def check_resolved(full: str, node: ast.AST) -> None:
-        for d in dotted:
+        for d, written in dotted.items():
             if full == d or full.startswith(d + "."):
-                hit(d, node)
+                hit(written, node)
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):

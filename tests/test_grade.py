@@ -1,0 +1,398 @@
+"""nblib grade: reference gets full marks, stubs get zero, hostile or broken submissions gain
+nothing they did not earn, and the batch always finishes with a gradebook."""
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+
+from nblib.grading import channel
+from nblib.grading.format import submitted_sources
+from nblib.grading.grade import clean, feedback_filename, grade
+from nblib.grading.release import release
+from nblib.grading.runner import Chapter, ConfigError, self_test
+from nblib.grading.sandbox import bwrap_works
+from nblib.grading.static import forbidden_uses
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = Path(__file__).resolve().parent / "fixtures" / "book"
+MASTERS, TESTS = BOOK / "chapters", BOOK / "grading"
+MASTER = MASTERS / "99_fixture.ipynb"
+QS = ["99-sigmoid", "99-running-mean", "99-stats"]
+HAVE_BWRAP = bwrap_works()[0]
+
+
+# --------------------------------------------------------------------------------------------
+# building submissions
+# --------------------------------------------------------------------------------------------
+def master_nb():
+    return json.loads(MASTER.read_text())
+
+
+def master_source(q):
+    return submitted_sources(master_nb(), QS)[q]
+
+
+def submission(**replace):
+    """The master notebook with some solution cells replaced (None: cell removed)."""
+    nb = master_nb()
+    cells = []
+    for cell in nb["cells"]:
+        q = cell["metadata"].get("grading", {}).get("question", "").replace("99-", "").replace("-", "_")
+        if q in replace:
+            if replace[q] is None:
+                continue
+            cell = dict(cell, source=replace[q])
+        cells.append(cell)
+    nb["cells"] = cells
+    return nb
+
+
+def write(subs, student, nb, name="99_fixture.ipynb"):
+    d = subs / student
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_text(json.dumps(nb) if not isinstance(nb, str) else nb, encoding="utf-8")
+
+
+def read_gradebook(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return {(r["student"], r["question"]): r for r in rows}, rows
+
+
+SIGMOID_OK = "def sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n"
+RM_OK = master_source("99-running-mean")
+STATS_OK = master_source("99-stats")
+
+
+def hostile(tmp_path, listener_port):
+    """Students who cheat, crash, hang or probe; what each may earn at most."""
+    secret_paths = [str(MASTER), str(TESTS / "99_fixture" / "test_sigmoid.py"), str(tmp_path / "out")]
+    evil = [str(tmp_path / "out" / "evil.txt"), f"/tmp/nblib-evil-{uuid.uuid4().hex}", str(MASTER) + ".evil"]
+    return evil, {
+        "loop": ({"sigmoid": "def sigmoid(x):\n    while True:\n        pass\n",
+                  "running_mean": "while True:\n    pass\n", "stats": STATS_OK},
+                 {"99-sigmoid": "timeout", "99-running-mean": "timeout", "99-stats": "passed"}),
+        "exits": ({"sigmoid": "import os\ndef sigmoid(x):\n    os._exit(0)\n",
+                   "running_mean": "import sys\ndef running_means(xs):\n    sys.exit(1)\n", "stats": STATS_OK},
+                  {"99-sigmoid": "error", "99-running-mean": "error", "99-stats": "passed"}),
+        "memory": ({"sigmoid": "def sigmoid(x):\n    b = bytearray(8 * 2**30)\n    return x\n",
+                    "running_mean": "def running_means(xs):\n    keep = []\n    while True:\n"
+                                    "        keep.append(bytearray(10**8))\n",
+                    "stats": "def stats(x):\n    return torch.empty(2**34)\n"},
+                   {"99-sigmoid": "error", "99-running-mean": "error", "99-stats": "error"}),
+        "forkbomb": ({"sigmoid": "import os\ndef sigmoid(x):\n    while True:\n        try:\n            os.fork()\n"
+                                 "        except OSError:\n            pass\n",
+                      "running_mean": RM_OK, "stats": STATS_OK},
+                     {"99-sigmoid": "timeout", "99-running-mean": "passed", "99-stats": "passed"}),
+        "liar": ({"sigmoid": "import os, sys\ndef sigmoid(x):\n"
+                             "    print('alice,99_fixture,99-sigmoid,2,2,passed,')\n"
+                             "    os.write(1, b'{\"id\": 1, \"ok\": true, \"value\": 1}\\n')\n"
+                             "    os.write(2, b'PASSED 2/2\\n')\n"
+                             "    fd = int(sys.argv[sys.argv.index('--out-fd') + 1])\n"
+                             "    for i in range(100):\n"
+                             "        os.write(fd, ('{\"id\": %d, \"ok\": true, \"value\": 0.5}\\n' % i).encode())\n"
+                             "    return x * 0\n",
+                  "running_mean": "def running_means(xs):\n    print('{\"ok\": true}')\n    return [0.0] * (len(xs) + 1)\n",
+                  "stats": "import os, sys\ndef stats(x):\n"
+                           "    fd = int(sys.argv[sys.argv.index('--out-fd') + 1])\n"
+                           "    os.write(fd, b'not json at all\\n')\n    return {}\n"},
+                 {"99-sigmoid": "failed", "99-running-mean": "failed", "99-stats": "error"}),
+        "snoop": ({"sigmoid": "import os\ndef sigmoid(x):\n"
+                              f"    for p in {secret_paths!r}:\n"
+                              "        if os.path.exists(p):\n            return x * 0  # saw a secret\n"
+                              "    return 1 / (1 + torch.exp(-x))\n",
+                   "running_mean": RM_OK.replace("def running_means(xs):",
+                                                "def running_means(xs):\n"
+                                                f"    for p in {evil!r}:\n"
+                                                "        try:\n            open(p, 'w').write('x')\n"
+                                                "        except OSError:\n            pass"),
+                   "stats": STATS_OK.replace("def stats(x):",
+                                             "import socket\ndef stats(x):\n"
+                                             f"    for addr in [('127.0.0.1', {listener_port}), ('1.1.1.1', 53)]:\n"
+                                             "        try:\n"
+                                             "            socket.create_connection(addr, timeout=1).close()\n"
+                                             "            return {}  # reached the network\n"
+                                             "        except OSError:\n            pass")},
+                  {"99-sigmoid": "passed", "99-running-mean": "passed", "99-stats": "passed"}),
+        "unsendable": ({"sigmoid": "def sigmoid(x):\n    return nn.Linear(1, 1)\n",
+                        "running_mean": "def running_means(xs):\n    return (v for v in xs)\n",
+                        "stats": "def stats(x):\n    return torch.zeros(3 * 10**6, dtype=torch.float64)\n"},
+                       {"99-sigmoid": "error", "99-running-mean": "error", "99-stats": "error"}),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# fast unit tests
+# --------------------------------------------------------------------------------------------
+def test_channel_round_trips_values_exactly():
+    value = {"t": torch.tensor([[1.5, float("nan")], [float("inf"), -0.0]], dtype=torch.float64),
+             "i": torch.arange(6, dtype=torch.int32).reshape(2, 3), "b": torch.tensor([True, False]),
+             "h": torch.randn(3, dtype=torch.bfloat16), "e": torch.zeros(0, 4), "s": torch.tensor(3.0),
+             1: [1, 2.5, float("-inf"), None, "x", True], "tup": (torch.Size([2, 3]), torch.float32)}
+    back = channel.roundtrip(value)
+    assert back.keys() == value.keys() and back[1][:2] == [1, 2.5] and back["tup"] == ((2, 3), torch.float32)
+    for k in "tibhes":
+        assert back[k].dtype == value[k].dtype and back[k].shape == value[k].shape
+        assert torch.equal(back[k].nan_to_num(7), value[k].nan_to_num(7))
+    assert torch.equal(channel.roundtrip(torch.ones(3, requires_grad=True) * 2), torch.full((3,), 2.0))
+
+
+@pytest.mark.parametrize("bad", [
+    b'{"v": {"$tensor": {"dtype": "float64", "shape": [3], "data": "AAAA"}}}',      # size mismatch
+    b'{"v": {"$tensor": {"dtype": "object", "shape": [1], "data": ""}}}',            # dtype not allowed
+    b'{"v": {"$pickle": "gASVAAAAAAAAAACMBHRlc3SULg=="}}',                            # unknown key
+    b'{"v": {"a": 1, "b": 2}}',                                                      # plain dict
+    b'{"v": NaN}',                                                                   # bare constant
+    b'{"v": ' + b"[" * 5000 + b"]" * 5000 + b"}",                                    # nesting
+    b"\xff\xfe",                                                                      # not UTF-8
+])
+def test_channel_rejects_off_schema_messages(bad):
+    with pytest.raises(channel.ProtocolError):
+        channel.decode(channel.loads(bad)["v"])
+
+
+def test_channel_refuses_objects_and_oversized_messages():
+    with pytest.raises(channel.Unsendable, match="torch.nn.modules.linear.Linear"):
+        channel.encode(torch.nn.Linear(1, 1))
+    with pytest.raises(channel.Unsendable, match="cap"):
+        channel.dumps({"v": channel.encode(torch.zeros(2 * 10**6, dtype=torch.float64))})
+
+
+def test_no_pickle_in_the_grader():
+    for path in (ROOT / "nblib" / "grading").glob("*.py"):
+        text = path.read_text()
+        assert "import pickle" not in text and "torch.load" not in text and "multiprocessing" not in text, path
+
+
+@pytest.mark.parametrize("source, found", [
+    ("def f(x):\n    return torch.sigmoid(x)\n", ["torch.sigmoid (line 2)"]),
+    ("import torch as t\nf = lambda x: t.sigmoid(x)\n", ["torch.sigmoid (line 2)"]),
+    ("from torch import sigmoid as s\n", ["torch.sigmoid (line 1)"]),
+    ("def f(x):\n    return F.sigmoid(x)\n", ["F.sigmoid (line 2)"]),
+    ("import torch.nn.functional as G\ng = G.sigmoid\n", ["F.sigmoid (line 2)"]),
+    ("def f(x):\n    return x.sigmoid()\n", [".sigmoid (line 2)"]),
+    ("def f(x):\n    return torch.special.expit(x)\n", []),
+    ("def f(x):\n    return getattr(torch, 'sigmoid')(x)\n", [".sigmoid (line 2)", "torch.sigmoid (line 2)"]),
+    ("def f(x):\n    return 1 / (1 + torch.exp(-x))  # not torch.sigmoid\n", []),
+    ("def f(:\n", []),
+])
+def test_forbidden_calls_are_found_through_aliases(source, found):
+    got = forbidden_uses(source, ["torch.sigmoid", "F.sigmoid", ".sigmoid"])
+    assert set(found) <= set(got) and (got == []) == (found == [])
+    assert all(g.startswith((".sigmoid", "torch.sigmoid", "F.sigmoid")) for g in got)
+
+
+def test_submitted_sources_ignores_mangled_cells():
+    nb = master_nb()
+    nb["cells"][4]["source"] = 42                       # mangled source
+    nb["cells"].append(dict(nb["cells"][8]))            # running-mean twice: ambiguous
+    del nb["cells"][11]["metadata"]["grading"]          # stats: no longer identifiable
+    assert submitted_sources(nb, QS) == {q: None for q in QS}
+    assert submitted_sources(["not", "a", "notebook"], QS) == {q: None for q in QS}
+
+
+def test_self_test_rejects_points_that_do_not_add_up(tmp_path):
+    tests = tmp_path / "99_fixture"
+    shutil.copytree(TESTS / "99_fixture", tests)
+    text = (tests / "test_sigmoid.py").read_text().replace('points=1)\ndef test_sigmoid_keeps', 'points=3)\ndef test_sigmoid_keeps')
+    (tests / "test_sigmoid.py").write_text(text)
+    (tests / "test_extra.py").write_text("from nblib.grading import question, assert_close\n"
+                                         "@question('99-stats', points=1)\n"
+                                         "def test_wrong(student, reference):\n"
+                                         "    assert_close(reference.stats(torch.ones(2)), 0)\n")
+    with pytest.raises(ConfigError) as err:
+        self_test(Chapter.load(MASTER, tests), 1)
+    assert "99-sigmoid: its tests add up to 4 points, the notebook says 2" in str(err.value)
+    assert "test_wrong fails against the reference solution" in str(err.value)
+
+
+def test_feedback_names_are_safe_and_distinct():
+    taken = set()
+    names = [feedback_filename(s, taken) for s in ["bob", "Bob", "../x", "zoë smith", "..", "a/b", ""]]
+    assert names[0] == "bob.md" and len(set(n.lower() for n in names)) == len(names)
+    assert all("/" not in n and not n.startswith(".") for n in names)
+    assert clean("a\nb\x1b[31m\u202e") == "a b [31m"
+
+
+def test_refuses_a_gradebook_inside_the_submissions(tmp_path):
+    (tmp_path / "subs").mkdir()
+    with pytest.raises(ConfigError, match="must not be inside"):
+        grade(tmp_path / "subs", tmp_path / "subs" / "gb.csv", tests=TESTS, masters=MASTERS)
+
+
+# --------------------------------------------------------------------------------------------
+# whole batches (slow: they start sandboxes)
+# --------------------------------------------------------------------------------------------
+def _sandbox_uid_processes():
+    n = 0
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                n += os.stat(f"/proc/{d}").st_uid in (65534, 65533, 65532)
+            except OSError:
+                pass
+    return n
+
+
+@pytest.fixture
+def listener():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(5)
+    srv.setblocking(False)
+    yield srv
+    srv.close()
+
+
+def _accepted(srv):
+    try:
+        srv.accept()[0].close()
+        return True
+    except BlockingIOError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap is not usable here (the fallback batch below still runs)")
+def test_batch_with_bubblewrap(tmp_path, listener):
+    subs = tmp_path / "subs"
+    write(subs, "reference", master_nb())
+    write(subs, "stub", json.loads(release(MASTERS, tmp_path / "student")[0].read_text()))
+    write(subs, "partial", submission(sigmoid="def sigmoid(x):\n    return 1 / (1 + torch.exp(-x.double()))\n",
+                                      stats="def stats(x):\n    return {'mean': 0.0, 'max': x.max().item(), 'n': len(x)}\n"))
+    write(subs, "forbidden", submission(sigmoid="def sigmoid(x):\n    return torch.sigmoid(x)\n"))
+    write(subs, "mangled", submission(sigmoid=None, running_mean=["ok", 3], stats="x" * 300_000))
+    evil, cases = hostile(tmp_path, listener.getsockname()[1])
+    for name, (repl, _) in cases.items():
+        write(subs, name, submission(**repl))
+    # bad inputs
+    write(subs, "carol smith", "{not json")
+    write(subs, "zoë ünïcode", submission(  # imports beyond the prelude work in the sandbox
+        running_mean="import statistics\nfrom nblib.autograd import Value\n"
+                     "def running_means(xs):\n    return [statistics.fmean(xs[:i + 1]) for i in range(len(xs))]\n"))
+    write(subs, "=cmd|calc!A0", master_nb())
+    (subs / "dir-notebook" / "99_fixture.ipynb").mkdir(parents=True)
+    (subs / "linker").mkdir()
+    (subs / "linker" / "99_fixture.ipynb").symlink_to(MASTER)
+    (subs / "mallory").symlink_to(MASTERS)
+    (subs / "empty").mkdir()
+    (subs / "README.txt").write_text("not a student")
+
+    t0 = time.monotonic()
+    report = grade(subs, tmp_path / "out" / "gradebook.csv", tests=TESTS, masters=MASTERS, timeout=3, jobs=2)
+    elapsed = time.monotonic() - t0
+    by, rows = read_gradebook(tmp_path / "out" / "gradebook.csv")
+    assert report.mode == "bwrap" and not any("WEAK SANDBOX" in r["message"] for r in rows)
+
+    def status(student):
+        return {q: by[(student, q)]["status"] for q in QS}
+
+    def points(student):
+        return sum(float(by[(student, q)]["points"]) for q in QS)
+
+    assert status("reference") == dict.fromkeys(QS, "passed") and points("reference") == 5
+    assert status("zoë ünïcode") == dict.fromkeys(QS, "passed")
+    assert by[("'=cmd|calc!A0", QS[0])]["status"] == "passed"
+    assert status("stub") == dict.fromkeys(QS, "error") and points("stub") == 0
+    assert "not attempted" in by[("stub", "99-sigmoid")]["message"]
+    assert status("partial") == {"99-sigmoid": "failed", "99-running-mean": "passed", "99-stats": "failed"}
+    assert points("partial") == 3 and by[("partial", "99-sigmoid")]["points"] == "1"
+    assert "dtype" in by[("partial", "99-sigmoid")]["message"]
+    assert by[("forbidden", "99-sigmoid")]["status"] == "failed" and by[("forbidden", "99-sigmoid")]["points"] == "0"
+    assert "torch.sigmoid (line 2)" in by[("forbidden", "99-sigmoid")]["message"]
+    assert status("mangled") == dict.fromkeys(QS, "missing")
+    for name, (_, expected) in cases.items():
+        assert status(name) == expected, (name, [by[(name, q)]["message"] for q in QS])
+        for q in QS:
+            assert float(by[(name, q)]["points"]) <= (by[(name, q)]["status"] == "passed") * 2
+    assert "longer than 3 s" in by[("loop", "99-sigmoid")]["message"]
+    assert "exited with code 0" in by[("exits", "99-sigmoid")]["message"]
+    assert "sys.exit(1)" in by[("exits", "99-running-mean")]["message"]
+    assert "MemoryError" in by[("memory", "99-sigmoid")]["message"]
+    assert "cannot be graded" in by[("unsendable", "99-sigmoid")]["message"]
+    for student, why in [("carol smith", "not a valid notebook"), ("dir-notebook", "not a regular file"),
+                         ("linker", "symbolic link"), ("mallory", "symbolic link"), ("empty", "no 99_fixture.ipynb")]:
+        assert status(student) == dict.fromkeys(QS, "missing"), student
+        assert why in by[(student, QS[0])]["message"]
+    assert not any(r["student"] == "README.txt" for r in rows)
+    # the probes saw and changed nothing outside the sandbox
+    assert not any(Path(p).exists() for p in evil) and not _accepted(listener)
+    assert _sandbox_uid_processes() == 0
+    # CSV formula injection defused, feedback written for everyone
+    raw = (tmp_path / "out" / "gradebook.csv").read_text(encoding="utf-8")
+    assert "\n'=cmd|calc!A0," in raw
+    feedback = sorted(p.name for p in (tmp_path / "out" / "feedback").iterdir())
+    assert len(feedback) == len({r["student"] for r in rows}) and "reference.md" in feedback
+    assert "## 99_fixture: 3 / 5 points" in (tmp_path / "out" / "feedback" / "partial.md").read_text()
+    assert elapsed < 240
+
+
+@pytest.mark.slow
+def test_batch_with_the_fallback_sandbox_warns_loudly(tmp_path, listener, capfd):
+    subs = tmp_path / "subs"
+    write(subs, "reference", master_nb())
+    _, cases = hostile(tmp_path, listener.getsockname()[1])
+    for name in ("loop", "exits", "forkbomb", "liar"):
+        write(subs, name, submission(**cases[name][0]))
+    report = grade(subs, tmp_path / "gb.csv", tests=TESTS, masters=MASTERS, timeout=3, jobs=2, sandbox="fallback")
+    assert report.mode == "fallback" and "WEAK SANDBOX" in capfd.readouterr().err
+    by, rows = read_gradebook(tmp_path / "gb.csv")
+    assert all(r["message"].startswith("[WEAK SANDBOX]") for r in rows)
+    assert "WEAK SANDBOX" in (tmp_path / "feedback" / "reference.md").read_text()
+    assert all(by[("reference", q)]["status"] == "passed" for q in QS)
+    for name in ("loop", "exits", "forkbomb", "liar"):
+        assert {q: by[(name, q)]["status"] for q in QS} == cases[name][1], name
+    assert _sandbox_uid_processes() == 0
+
+
+@pytest.mark.slow
+def test_cli_grade_one_submission_within_budget(tmp_path):
+    write(tmp_path / "subs", "alice", master_nb())
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "nblib", "grade", "--submissions", str(tmp_path / "subs"),
+                        "--out", str(tmp_path / "gb.csv"), "--tests", str(TESTS), "--masters", str(MASTERS)],
+                       capture_output=True, text=True)
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert "3 passed" in r.stdout
+    assert elapsed <= 15, f"grading one submission took {elapsed:.1f} s"
+
+
+# --------------------------------------------------------------------------------------------
+# the real chapters, once their grading/ folders exist
+# --------------------------------------------------------------------------------------------
+def _real_chapters():
+    found = [d.name for d in sorted((ROOT / "grading").glob("*")) if d.is_dir() and any(d.glob("test_*.py"))
+             and (ROOT / "chapters" / f"{d.name}.ipynb").is_file()] if (ROOT / "grading").is_dir() else []
+    return found or ["(none yet)"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", _real_chapters())
+def test_real_chapter_reference_gets_full_marks_and_stub_gets_zero(stem, tmp_path):
+    if stem == "(none yet)":
+        assert not (ROOT / "grading").is_dir() or not any((ROOT / "grading").glob("*/test_*.py"))
+        return
+    master = ROOT / "chapters" / f"{stem}.ipynb"
+    subs = tmp_path / "subs"
+    (subs / "reference").mkdir(parents=True)
+    shutil.copy(master, subs / "reference")
+    (subs / "stub").mkdir()
+    release(master, subs / "stub")
+    grade(subs, tmp_path / "gb.csv", tests=ROOT / "grading", masters=ROOT / "chapters", timeout=60, chapters=[stem])
+    _, rows = read_gradebook(tmp_path / "gb.csv")
+    assert rows
+    for r in rows:
+        if r["student"] == "reference":
+            assert r["status"] == "passed" and r["points"] == r["max_points"], r
+        else:
+            assert r["status"] in ("failed", "error") and float(r["points"]) == 0, r
