@@ -120,3 +120,19 @@ def test_reregistering_a_check_does_not_duplicate_it():
     from nblib.exercises import checks_for
     importlib.reload(sys.modules["exercises_ch99"])
     assert len(checks_for("99-sigmoid")) == 1
+
+
+@pytest.mark.slow
+def test_cli_check_runs_a_notebooks_public_checks(tmp_path, monkeypatch):
+    import subprocess
+    from nblib.grading.release import release
+    fixtures = Path(__file__).parent / "fixtures"
+    master = fixtures / "book" / "chapters" / "99_fixture.ipynb"
+    env = {**__import__("os").environ, "NBLIB_FIXTURES": str(fixtures)}
+    r = subprocess.run([sys.executable, "-m", "nblib", "check", str(master)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("PASS 99-") == 3 and "3/3 questions pass" in r.stdout
+    student = release(master, tmp_path)[0]
+    r = subprocess.run([sys.executable, "-m", "nblib", "check", str(student)], capture_output=True, text=True, env=env)
+    assert r.returncode == 1
+    assert r.stdout.count("TODO 99-") == 3 and "0/3 questions pass" in r.stdout
