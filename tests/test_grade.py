@@ -277,8 +277,8 @@ def test_batch_with_bubblewrap(tmp_path, listener):
     # bad inputs
     write(subs, "carol smith", "{not json")
     write(subs, "zoë ünïcode", submission(  # imports beyond the prelude work in the sandbox
-        running_mean="import statistics\nfrom nblib.autograd import Value\n"
-                     "def running_means(xs):\n    return [statistics.fmean(xs[:i + 1]) for i in range(len(xs))]\n"))
+        running_mean="import statistics, tempfile\nfrom nblib.autograd import Value\n"
+                     "def running_means(xs):\n    tempfile.TemporaryFile().write(b'scratch space works')\n    return [statistics.fmean(xs[:i + 1]) for i in range(len(xs))]\n"))
     write(subs, "=cmd|calc!A0", master_nb())
     (subs / "dir-notebook" / "99_fixture.ipynb").mkdir(parents=True)
     (subs / "linker").mkdir()

@@ -176,8 +176,9 @@ def _error_results(ch: Chapter, problem: str) -> list[QuestionResult]:
 
 
 def run_jobs(jobs: list[Job], chapters: dict[str, Chapter], limits: Limits, mode: str, seed: int,
-             n_jobs: int) -> dict[tuple[str, str], list[QuestionResult]]:
-    results: dict[tuple[str, str], list[QuestionResult]] = {}
+             n_jobs: int, results: dict | None = None) -> dict[tuple[str, str], list[QuestionResult]]:
+    """Grade ``jobs``; fills and returns ``results[(student, chapter)]`` as they finish."""
+    results = {} if results is None else results
     todo: queue.Queue = queue.Queue()
     for job in jobs:
         if job.sources is None:
@@ -334,7 +335,7 @@ def grade(submissions: Path | str, out: Path | str, tests: Path | str = "grading
         raise ConfigError(f"{submissions}: no such submissions folder")
     if out.resolve().is_relative_to(submissions.resolve()):
         raise ConfigError(f"the gradebook {out} must not be inside the submissions folder {submissions}")
-    limits = Limits(timeout=timeout, memory_mb=memory_mb)
+    limits = Limits(timeout=timeout, memory_mb=memory_mb, cpu_s=int(max(300, 30 * timeout)))
     run_seed = seed if seed is not None else secrets.randbits(63)
     chapters = discover_chapters(Path(tests), Path(masters), only=chapters)
     for ch in chapters:
@@ -345,18 +346,21 @@ def grade(submissions: Path | str, out: Path | str, tests: Path | str = "grading
     else:
         _log("sandbox: bubblewrap (own PID and network namespaces, read-only minimal filesystem)")
     rows: list[dict] = []
+    jobs_list: list[Job] = []
+    results: dict[tuple[str, str], list[QuestionResult]] = {}
+    by_name = {c.name: c for c in chapters}
     try:
         jobs_list, ignored = collect_jobs(submissions, chapters)
         for name in ignored:
             _log(f"ignored {name!r}: not a student folder")
-        by_name = {c.name: c for c in chapters}
-        results = run_jobs(jobs_list, by_name, limits, mode, run_seed, jobs)
+        run_jobs(jobs_list, by_name, limits, mode, run_seed, jobs, results)
+    finally:  # even when interrupted: every job gets rows, ungraded ones say so
         for job in jobs_list:
-            for r in results.get((job.student, job.chapter)) or _error_results(by_name[job.chapter], "not graded"):
+            graded = results.get((job.student, job.chapter))
+            for r in graded or _error_results(by_name[job.chapter], "not graded (the run was interrupted)"):
                 message = f"[{warning.split(':')[0]}] {r.message}" if warning else r.message
                 rows.append({"student": job.student, "chapter": job.chapter, "question": r.question,
                              "points": _fmt(r.points), "max_points": _fmt(r.max_points),
                              "status": r.status, "message": message})
-    finally:
         fb_dir = write_outputs(out, rows, warning)
     return Report(out, fb_dir, mode, rows, time.monotonic() - t_start)

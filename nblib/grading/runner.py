@@ -16,7 +16,7 @@ from typing import Any
 from nblib.grading import channel
 from nblib.grading.api import MissingSolution, SandboxCrashed, StudentError, StudentTimeout
 from nblib.grading.format import PRELUDE, Question, master_questions, read_json_notebook, runnable
-from nblib.grading.sandbox import Died, Limits, Sandbox, StartError, Timeout
+from nblib.grading.sandbox import Died, Limits, Sandbox, Timeout
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing")
 

@@ -114,7 +114,7 @@ def _sandbox_cmd(mode: str, in_fd: int, out_fd: int, uid: int, gid: int) -> list
            "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
            "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8"]
     return (["bwrap", "--die-with-parent", "--new-session", *ns, *_bwrap_binds(),
-             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp", *env, "--", *server])
+             "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp", *env, "--", *server])
 
 
 def bwrap_works() -> tuple[bool, str]:
