@@ -175,7 +175,7 @@ def fit(model: nn.Module, train_loader, *, loss_fn: Callable, optimizer: torch.o
     if show:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc="training", leave=False)
+        bar = tqdm(total=total, desc="training", leave=False, mininterval=0.5)
     best, best_state, bad_evals, since = math.inf, None, 0, []
     step = 0
     model.train()
@@ -200,7 +200,8 @@ def fit(model: nn.Module, train_loader, *, loss_fn: Callable, optimizer: torch.o
             since.append(loss.item())
             if show:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.4f}")
+                if step % 50 == 0:  # redrawing every step costs more than a small model's step
+                    bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
             if step % eval_every == 0 or step == total:
                 values = {"train_loss": sum(since) / len(since)}
                 since = []

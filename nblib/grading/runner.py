@@ -43,7 +43,11 @@ class ReferenceSession:
         if fn is None:
             raise ConfigError(f"the reference solution of {q} defines no `{name}`")
         args, kwargs = channel.roundtrip((tuple(args), dict(kwargs)))
-        return channel.roundtrip(fn(*args, **kwargs))
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as err:  # raised the way the student side raises, so tests treat both alike
+            raise StudentError(type(err).__name__, str(err), f"reference solution of {q}") from err
+        return channel.roundtrip(result)
 
 
 class StudentSession:
