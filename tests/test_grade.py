@@ -88,7 +88,8 @@ def hostile(tmp_path, listener_port):
                     "running_mean": "def running_means(xs):\n    keep = []\n    while True:\n"
                                     "        keep.append(bytearray(10**8))\n",
                     "stats": "def stats(x):\n    return torch.empty(2**34)\n"},
-                   {"99-sigmoid": "error", "99-running-mean": "error", "99-stats": "error"}),
+                   # growing memory ends in MemoryError or, on a slow machine, first in the timeout
+                   {"99-sigmoid": "error", "99-running-mean": {"error", "timeout"}, "99-stats": "error"}),
         "forkbomb": ({"sigmoid": "import os\ndef sigmoid(x):\n    while True:\n        try:\n            os.fork()\n"
                                  "        except OSError:\n            pass\n",
                       "running_mean": RM_OK, "stats": STATS_OK},
@@ -126,7 +127,8 @@ def hostile(tmp_path, listener_port):
         "unsendable": ({"sigmoid": "def sigmoid(x):\n    return nn.Linear(1, 1)\n",
                         "running_mean": "def running_means(xs):\n    return (v for v in xs)\n",
                         "stats": "def stats(x):\n    return torch.zeros(3 * 10**6, dtype=torch.float64)\n"},
-                       {"99-sigmoid": "error", "99-running-mean": "error", "99-stats": "error"}),
+                       # growing memory ends in MemoryError or, on a slow machine, first in the timeout
+                   {"99-sigmoid": "error", "99-running-mean": {"error", "timeout"}, "99-stats": "error"}),
     }
 
 
@@ -311,7 +313,9 @@ def test_batch_with_bubblewrap(tmp_path, listener):
     assert "torch.sigmoid (line 2)" in by[("forbidden", "99-sigmoid")]["message"]
     assert status("mangled") == dict.fromkeys(QS, "missing")
     for name, (_, expected) in cases.items():
-        assert status(name) == expected, (name, [by[(name, q)]["message"] for q in QS])
+        got = status(name)
+        assert all(got[q] in (e if isinstance(e, set) else {e}) for q, e in expected.items()), (
+            name, got, [by[(name, q)]["message"] for q in QS])
         for q in QS:
             assert float(by[(name, q)]["points"]) <= (by[(name, q)]["status"] == "passed") * 2
     assert "longer than 3 s" in by[("loop", "99-sigmoid")]["message"]

@@ -112,28 +112,24 @@ def test_cli_release_errors_are_readable(tmp_path):
 
 
 @pytest.mark.slow
-def test_student_notebook_runs_until_the_first_exercise_and_master_runs_strictly(tmp_path):
+def test_student_notebook_runs_until_the_first_exercise_and_master_runs_strictly(tmp_path, monkeypatch):
     import nbclient
     import nbformat
     student = release(MASTERS, tmp_path)[0]
-    env = {"NBLIB_FIXTURES": str(FIXTURES)}
-    os.environ.update(env)
-    try:
-        nb = nbformat.read(student, as_version=4)
-        nbclient.NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
-                                resources={"metadata": {"path": str(tmp_path)}}).execute()
-        errors = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-                  and any(o.get("output_type") == "error" for o in c.outputs)]
-        first_use = 6  # the first cell that *uses* an exercise function
-        assert errors and min(errors) >= first_use
-        text = "".join(o.get("text", "") for o in nb.cells[5].outputs)
-        assert text.startswith("TODO 99-sigmoid: not attempted yet")
+    monkeypatch.setenv("NBLIB_FIXTURES", str(FIXTURES))  # the kernels inherit the environment
+    monkeypatch.delenv("NBLIB_STRICT_CHECKS", raising=False)  # a learner's kernel
+    nb = nbformat.read(student, as_version=4)
+    nbclient.NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              and any(o.get("output_type") == "error" for o in c.outputs)]
+    first_use = 6  # the first cell that *uses* an exercise function
+    assert errors and min(errors) >= first_use
+    text = "".join(o.get("text", "") for o in nb.cells[5].outputs)
+    assert text.startswith("TODO 99-sigmoid: not attempted yet")
 
-        os.environ["NBLIB_STRICT_CHECKS"] = "1"
-        nb = nbformat.read(MASTER, as_version=4)
-        nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                resources={"metadata": {"path": str(MASTERS)}}).execute()
-        assert "PASS 99-stats" in "".join(o.get("text", "") for o in nb.cells[12].outputs)
-    finally:
-        for k in (*env, "NBLIB_STRICT_CHECKS"):
-            os.environ.pop(k, None)
+    monkeypatch.setenv("NBLIB_STRICT_CHECKS", "1")  # as when CI executes the master notebooks
+    nb = nbformat.read(MASTER, as_version=4)
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(MASTERS)}}).execute()
+    assert "PASS 99-stats" in "".join(o.get("text", "") for o in nb.cells[12].outputs)

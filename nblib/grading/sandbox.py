@@ -94,7 +94,9 @@ def _bwrap_binds() -> list[str]:
         links.extend(["--symlink", str(Path(sys.prefix).resolve()), str(Path(sys.prefix))])
     # Parent folders of the binds are created world-readable (bubblewrap would make them 0700,
     # which the unprivileged uid could not traverse: /root/.pyenv/... for a pyenv Python).
-    parents = sorted({a for b in bound for a in b.parents if a != Path("/")
+    # /tmp is the sandbox's own tmpfs, mounted before these binds (a clone and its .venv may
+    # live under /tmp: mounted after, the tmpfs would hide the Python it runs).
+    parents = sorted({a for b in bound for a in b.parents if a not in (Path("/"), Path("/tmp"))
                       and not any(a == o or a.is_relative_to(o) for o in bound)}, key=lambda p: len(p.parts))
     args = [x for a in parents for x in ("--perms", "0755", "--dir", str(a))]
     for b in sorted(bound, key=lambda p: len(p.parts)):
@@ -113,8 +115,8 @@ def _sandbox_cmd(mode: str, in_fd: int, out_fd: int, uid: int, gid: int) -> list
     env = ["--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
            "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
            "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8"]
-    return (["bwrap", "--die-with-parent", "--new-session", *ns, *_bwrap_binds(),
-             "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp", *env, "--", *server])
+    return (["bwrap", "--die-with-parent", "--new-session", *ns, "--perms", "1777", "--tmpfs", "/tmp",
+             *_bwrap_binds(), "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp", *env, "--", *server])
 
 
 def bwrap_works() -> tuple[bool, str]:
