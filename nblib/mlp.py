@@ -28,8 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import make_loader
+
 __all__ = ["ScratchMLP", "softmax_cross_entropy_grad", "MLP", "LogisticRegression", "Mnist1dMLP",
-           "ACTIVATIONS", "count_parameters", "IndexBatches", "train_mnist1d_baseline"]
+           "ACTIVATIONS", "count_parameters", "train_mnist1d_baseline"]
 
 ACTIVATIONS = ("relu", "tanh")
 
@@ -236,33 +238,6 @@ class Mnist1dMLP(nn.Module):
         return self.linear3(h)  # (N, num_classes)
 
 
-class IndexBatches:
-    """Shuffled mini-batches of in-memory tensors, one indexing operation per batch.
-
-    Does what ``DataLoader(TensorDataset(x, y), batch_size, shuffle=True)`` does, without its
-    per-sample collation, which costs more than a whole step of a small model. Each pass over
-    the data draws a new permutation from a generator seeded with ``seed``; the last, partial
-    batch is dropped (so every step sees ``batch_size`` examples).
-    """
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int = 0):
-        if x.shape[0] != y.shape[0]:
-            raise ValueError(f"x and y must have the same first dimension, got {tuple(x.shape)} and {tuple(y.shape)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= x.shape[0]:
-            raise ValueError(f"batch_size must be an int in [1, {x.shape[0]}], got {batch_size!r}")
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return self.x.shape[0] // self.batch_size
-
-    def __iter__(self):
-        perm = torch.randperm(self.x.shape[0], generator=self.generator).to(self.x.device)
-        for i in range(len(self)):
-            idx = perm[i * self.batch_size:(i + 1) * self.batch_size]  # (B,)
-            yield self.x[idx], self.y[idx]
-
-
 def train_mnist1d_baseline(model: nn.Module, splits, *, steps: int = 6000, batch_size: int = 100,
                            lr: float = 1e-2, seed: int = 0, device=None):
     """Train ``model`` with the published MNIST-1D settings (Adam, lr 1e-2, batch 100, 6000 steps,
@@ -275,7 +250,7 @@ def train_mnist1d_baseline(model: nn.Module, splits, *, steps: int = 6000, batch
 
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
-    batches = IndexBatches(splits.x_train.to(device), splits.y_train.to(device), batch_size, seed=seed)
+    batches = make_loader(splits.x_train, splits.y_train, batch_size, seed=seed, drop_last=True).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = fit(model, batches, loss_fn=F.cross_entropy, optimizer=optimizer, steps=steps,
                   eval_every=max(1, steps // 24), progress=False)

@@ -107,3 +107,34 @@ def test_loader_errors_name_the_shapes():
         data.load_digits().loader("dev", 8)
     with pytest.raises(ValueError, match="has no 'val' split"):
         data.load_mnist1d().loader("val", 8)
+
+
+def test_batches_without_shuffle_equal_a_torch_dataloader():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = torch.randn(10, 3), torch.arange(10)
+    ours = list(data.make_loader(x, y, 4, shuffle=False))
+    theirs = list(DataLoader(TensorDataset(x, y), batch_size=4))
+    assert len(ours) == len(theirs) == 3
+    assert all(torch.equal(a, c) and torch.equal(b, d) for (a, b), (c, d) in zip(ours, theirs))
+
+
+def test_shuffled_batches_cover_the_data_once_per_pass_in_a_new_order():
+    x, y = torch.arange(10.0).reshape(10, 1), torch.arange(10)
+    batches = data.make_loader(x, y, 3, seed=0)
+    first, second = [torch.cat([b[1] for b in batches]) for _ in range(2)]
+    assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(10))
+    assert not torch.equal(first, second), "each pass draws a new permutation"
+    assert all(torch.equal(xb[:, 0].long(), yb) for xb, yb in batches), "inputs stay paired with targets"
+
+
+def test_drop_last_keeps_only_full_batches():
+    batches = data.make_loader(torch.zeros(10, 2), torch.zeros(10), 3, drop_last=True)
+    assert len(batches) == 3 and all(len(b[1]) == 3 for b in batches)
+    with pytest.raises(ValueError, match="batch_size 11 is larger than the 10 examples"):
+        data.make_loader(torch.zeros(10, 2), torch.zeros(10), 11, drop_last=True)
+
+
+def test_batches_move_to_a_device_once():
+    batches = data.make_loader(torch.zeros(6, 2), torch.zeros(6), 2).to("cpu")
+    assert batches.x.device.type == "cpu" and "batch_size=2" in repr(batches)

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from nblib import data
-from nblib.mlp import (MLP, IndexBatches, LogisticRegression, Mnist1dMLP, ScratchMLP, count_parameters,
+from nblib.mlp import (MLP, LogisticRegression, Mnist1dMLP, ScratchMLP, count_parameters,
                        softmax_cross_entropy_grad, train_mnist1d_baseline)
 
 TOL = 1e-6
@@ -157,18 +157,6 @@ def test_backward_errors():
 
 
 # ---------------------------------------------------------------- training helpers
-def test_index_batches_cover_the_data_once_per_pass():
-    x, y = torch.arange(10.0).reshape(10, 1), torch.arange(10)
-    batches = IndexBatches(x, y, 3, seed=0)
-    assert len(batches) == 3
-    seen = torch.cat([b[1] for b in batches])
-    assert len(seen) == 9 and len(set(seen.tolist())) == 9
-    first = [b[1].tolist() for b in IndexBatches(x, y, 3, seed=0)]
-    assert first == [b[1].tolist() for b in IndexBatches(x, y, 3, seed=0)]  # reproducible
-    with pytest.raises(ValueError, match="batch_size"):
-        IndexBatches(x, y, 11)
-
-
 def test_train_mnist1d_baseline_learns_something_in_a_few_steps():
     torch.manual_seed(0)
     acc, history = train_mnist1d_baseline(LogisticRegression(), data.load_mnist1d(), steps=200)
