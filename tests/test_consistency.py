@@ -118,3 +118,10 @@ def test_readme_shows_the_two_commands_first_and_ci_runs_the_test_command():
     first_block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme, re.S).group(1)
     assert "make book" in first_block and "make test" in first_block
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_book_ignores_hidden_folders():
+    # a first `make test` leaves .pytest_cache/README.md behind; read as a page, it would fail the
+    # next `-W` build of the book with "document isn't included in any toctree"
+    patterns = config()["exclude_patterns"]
+    assert ".*" in patterns and "**/.*" in patterns
