@@ -165,5 +165,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, reduction: s
     if input.shape != target.shape:
         raise ValueError(f"binary_cross_entropy_with_logits needs input and target of the same shape, "
                          f"got input {tuple(input.shape)} and target {tuple(target.shape)}")
-    loss = input.clamp(min=0) - input * target + (-input.abs()).exp().log1p()
+    # max(x, 0) and |x| via where(x >= 0, ...), not clamp/abs: their slopes at x = 0 (1 and 0 in
+    # autograd) would give the gradient 1 - y at a logit of exactly 0 instead of sigmoid(0) - y.
+    pos = input >= 0
+    loss = torch.where(pos, input, 0.0) - input * target + (-torch.where(pos, input, -input)).exp().log1p()
     return _reduce(loss, reduction)

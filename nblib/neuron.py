@@ -88,7 +88,9 @@ def sigmoid(x: torch.Tensor) -> torch.Tensor:
     ``e / (1 + e)`` for x < 0 are equal to the formula and never overflow.
     """
     _check_float(x, "sigmoid")
-    e = torch.exp(-x.abs())
+    # |x| written as where(x >= 0, x, -x), not x.abs(): autograd gives abs a slope of 0 at
+    # x = 0, which would make the gradient of sigmoid at 0 come out as 0 instead of 1/4.
+    e = torch.exp(-torch.where(x >= 0, x, -x))
     return torch.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
@@ -99,8 +101,11 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     relative precision near 0, where ``1 - exp(-2|x|)`` would cancel.
     """
     _check_float(x, "tanh")
-    m = torch.expm1(-2.0 * x.abs())
-    return torch.sign(x) * (-m / (2.0 + m))
+    # sign and |x| as s and s * x: with sign(x) and x.abs(), whose slopes autograd takes to be
+    # 0 at x = 0, the gradient of tanh at 0 would come out as 0 instead of 1.
+    s = torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+    m = torch.expm1(-2.0 * (s * x))
+    return torch.where(torch.isnan(x), x, s * (-m / (2.0 + m)))
 
 
 def relu(x: torch.Tensor) -> torch.Tensor:

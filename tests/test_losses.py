@@ -80,6 +80,14 @@ def test_binary_cross_entropy_with_logits_matches_torch(seed, reduction):
              lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=reduction), x, y, grad_of=(0, 1))
 
 
+def test_binary_cross_entropy_with_logits_gradient_at_logit_zero():
+    # A zero-initialised model outputs logits of exactly 0: d loss / dx = sigmoid(0) - y = 0.5 - y.
+    x = torch.zeros(3, dtype=torch.float64)
+    y = torch.tensor([0.0, 1.0, 0.5], dtype=torch.float64)
+    _compare(lambda a, b: losses.binary_cross_entropy_with_logits(a, b, reduction="sum"),
+             lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction="sum"), x, y, grad_of=(0, 1))
+
+
 # ----------------------------------------------------------------------------- stability
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_stable_at_logits_of_plus_minus_1000(dtype):

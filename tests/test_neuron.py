@@ -55,6 +55,19 @@ def test_derivative_matches_torch_autograd(name, seed):
     torch.testing.assert_close(ours_grad(x.detach(), **kw), expected, rtol=TOL, atol=TOL)
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_autograd_through_activation_matches_torch(name, seed):
+    """Backprop *through* our activation (not our hand-written derivative) gives torch's gradient,
+    including at x = 0 exactly, where a kink such as abs() inside the formula would zero it."""
+    ours, _, theirs, kw = CASES[name]
+    x = inputs(seed).requires_grad_(True)
+    (expected,) = torch.autograd.grad(theirs(x, **kw).sum(), x)
+    (got,) = torch.autograd.grad(ours(x, **kw).sum(), x)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got, expected, rtol=TOL, atol=TOL)
+
+
 def test_activations_are_finite_for_huge_inputs_in_float32():
     x = torch.tensor([-1e4, -100.0, 100.0, 1e4], dtype=torch.float32)
     for name, (f, df) in ACTIVATIONS.items():
