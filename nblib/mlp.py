@@ -71,7 +71,13 @@ def softmax_cross_entropy_grad(logits: torch.Tensor, target: torch.Tensor) -> tu
     if target.shape != (logits.shape[0],) or target.dtype.is_floating_point:
         raise ValueError(f"target must be class indices of shape ({logits.shape[0]},) (integers), "
                          f"got shape {tuple(target.shape)} and dtype {target.dtype}")
-    n = logits.shape[0]
+    n, c = logits.shape
+    if n > 0:
+        lo, hi = int(target.min()), int(target.max())
+        if lo < 0 or hi >= c:
+            raise IndexError(f"class index {lo if lo < 0 else hi} is out of range: with C = {c} classes "
+                             f"the target must lie in [0, {c - 1}]")
+    target = target.long()  # int32 / uint8 indices are fine, but one_hot takes only int64
     log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)  # (N, C), stable log-softmax
     loss = -log_p[torch.arange(n, device=logits.device), target].mean()
     onehot = F.one_hot(target, logits.shape[1]).to(logits.dtype)  # (N, C)
@@ -122,6 +128,10 @@ class ScratchMLP:
         """Logits (N, sizes[-1]) of a batch ``x`` (N, sizes[0]); caches each layer's input and
         pre-activation for ``backward``."""
         _check_input(x, self.in_features, "ScratchMLP")
+        w0 = self.weights[0]
+        if x.dtype != w0.dtype or x.device != w0.device:
+            raise TypeError(f"ScratchMLP has weights of dtype {w0.dtype} on {w0.device}; the input must match, "
+                            f"got dtype {x.dtype} on {x.device} (use x.to(dtype={w0.dtype}, device='{w0.device}'))")
         cache = []
         a = x
         last = len(self.weights) - 1

@@ -162,3 +162,28 @@ def test_train_mnist1d_baseline_learns_something_in_a_few_steps():
     acc, history = train_mnist1d_baseline(LogisticRegression(), data.load_mnist1d(), steps=200)
     assert 15 < acc <= 100  # chance is 10 %
     assert history.step[-1] == 200
+
+
+def test_softmax_cross_entropy_grad_accepts_int32_targets_and_rejects_out_of_range_ones():
+    g = torch.Generator().manual_seed(5)
+    logits = torch.randn(4, 3, dtype=torch.float64, generator=g)
+    y = torch.tensor([0, 2, 1, 2])
+    loss64, grad64 = softmax_cross_entropy_grad(logits, y)
+    loss32, grad32 = softmax_cross_entropy_grad(logits, y.to(torch.int32))  # indexing accepts int32: so must we
+    torch.testing.assert_close(loss32, loss64)
+    torch.testing.assert_close(grad32, grad64)
+    with pytest.raises(IndexError, match=r"class index 3 .*\[0, 2\]"):
+        softmax_cross_entropy_grad(logits, torch.tensor([0, 3, 1, 2]))
+    with pytest.raises(IndexError, match=r"class index -1 .*\[0, 2\]"):
+        softmax_cross_entropy_grad(logits, torch.tensor([0, -1, 1, 2]))
+
+
+def test_scratch_mlp_names_a_dtype_mismatch_instead_of_a_matmul_error():
+    net = ScratchMLP([4, 8, 3], dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"dtype torch\.float64.*got dtype torch\.float32"):
+        net(torch.randn(2, 4))
+    with pytest.raises(TypeError, match=r"dtype torch\.float64.*got dtype torch\.int64"):
+        net(torch.ones(2, 4, dtype=torch.int64))
+    with pytest.raises(TypeError, match=r"on cpu.*got dtype torch\.float64 on meta"):
+        net(torch.empty(2, 4, dtype=torch.float64, device="meta"))  # stands for a CUDA/CPU mix
+    assert net(torch.randn(2, 4, dtype=torch.float64)).shape == (2, 3)
