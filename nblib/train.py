@@ -121,16 +121,18 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable,
     model.eval()
     totals = {"loss": 0.0, **{k: 0.0 for k in metrics}}
     count = 0
-    for batch in loader:
-        x, y = _check_batch(batch, "the evaluation loader")
-        x, y = x.to(dev), y.to(dev)
-        out, loss = _forward_loss(model, loss_fn, x, y, first=count == 0)
-        n = y.shape[0]
-        totals["loss"] += loss.item() * n
-        for name, fn in metrics.items():
-            totals[name] += fn(out, y) * n
-        count += n
-    model.train(was_training)
+    try:
+        for batch in loader:
+            x, y = _check_batch(batch, "the evaluation loader")
+            x, y = x.to(dev), y.to(dev)
+            out, loss = _forward_loss(model, loss_fn, x, y, first=count == 0)
+            n = y.shape[0]
+            totals["loss"] += loss.item() * n
+            for name, fn in metrics.items():
+                totals[name] += fn(out, y) * n
+            count += n
+    finally:  # also after an error: a model left in eval mode would train without dropout
+        model.train(was_training)
     if count == 0:
         raise ValueError("the evaluation loader is empty")
     return {k: v / count for k, v in totals.items()}

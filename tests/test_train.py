@@ -66,6 +66,15 @@ def test_wrong_input_shape_is_a_clear_error_not_a_torch_trace():
                   steps=1, progress=False)
 
 
+def test_evaluate_restores_training_mode_even_when_it_fails():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5))  # eval mode would silently switch dropout off
+    model.train()
+    bad = [(torch.zeros(2, 5), torch.zeros(2, dtype=torch.long))]
+    with pytest.raises(ValueError, match=r"\(2, 5\) float32"):
+        train.evaluate(model, bad, F.cross_entropy)
+    assert model.training and model[1].training
+
+
 def test_mismatched_targets_are_a_clear_error():
     model = nn.Linear(4, 3)
     loader = data.make_loader(torch.zeros(8, 4), torch.zeros(8, 5), 4)
