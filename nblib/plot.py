@@ -92,10 +92,12 @@ def decision_boundary(predict: Callable | torch.nn.Module, x, y, ax=None, title:
             grid = grid.to(param.device)
         was_training = predict.training
         predict.eval()
-    with torch.no_grad():
-        out = predict(grid)
-    if isinstance(predict, torch.nn.Module):
-        predict.train(was_training)
+    try:
+        with torch.no_grad():
+            out = predict(grid)
+    finally:  # also after an error: a model left in eval mode would train without dropout
+        if isinstance(predict, torch.nn.Module):
+            predict.train(was_training)
     out = _np(out)
     if out.ndim == 2 and out.shape[1] > 1:
         labels = out.argmax(1)
@@ -105,7 +107,7 @@ def decision_boundary(predict: Callable | torch.nn.Module, x, y, ax=None, title:
     ax = new_axes(ax)
     with plt.rc_context(STYLE):
         classes = np.unique(np.concatenate([np.unique(y), np.unique(labels)]))
-        ax.contourf(gx, gy, labels.reshape(gx.shape), levels=np.arange(classes.max() + 2) - 0.5,
+        ax.contourf(gx, gy, labels.reshape(gx.shape), levels=np.arange(classes.min(), classes.max() + 2) - 0.5,
                     cmap="coolwarm", alpha=0.25)
         ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", s=12, edgecolors="k", linewidths=0.3)
         ax.set(xlabel="$x_1$", ylabel="$x_2$", title=title, xlim=(x0, x1), ylim=(y0, y1))

@@ -42,6 +42,24 @@ def test_decision_boundary_rejects_non_2d_points():
         plot.decision_boundary(lambda g: g[:, 0], torch.zeros(10, 2), torch.zeros(9))
 
 
+def test_decision_boundary_shades_negative_labels():
+    # A perceptron fitted on {-1, +1} labels predicts -1 / +1: both regions must be shaded.
+    from matplotlib.contour import ContourSet
+
+    x, y = data.toy_2d("blobs", n=50)
+    ax = plot.decision_boundary(lambda g: torch.where(g[:, 0] > 0, 1, -1), x, 2 * y - 1, resolution=20)
+    (contours,) = [c for c in ax.collections if isinstance(c, ContourSet)]
+    assert contours.levels.min() < -1 < 1 < contours.levels.max()
+
+
+def test_decision_boundary_restores_training_mode_even_when_predict_fails():
+    model = nn.Sequential(nn.Linear(3, 2))  # expects 3 features, gets the 2-D grid
+    model.train()
+    with pytest.raises(RuntimeError):
+        plot.decision_boundary(model, torch.randn(10, 2), torch.zeros(10, dtype=torch.long), resolution=5)
+    assert model.training
+
+
 def test_image_grid_marks_wrong_predictions_in_red():
     axes = plot.image_grid(torch.rand(3, 1, 8, 8), labels=[1, 2, 3], preds=[1, 0, 3], ncols=3)
     assert axes[0, 1].title.get_color() == "red" and axes[0, 0].title.get_color() == "black"
