@@ -142,3 +142,12 @@ def test_cli_check_runs_a_notebooks_public_checks(tmp_path, monkeypatch):
     r = subprocess.run([sys.executable, "-m", "nblib", "check", str(student)], capture_output=True, text=True, env=env)
     assert r.returncode == 1
     assert r.stdout.count("TODO 99-") == 3 and "0/3 questions pass" in r.stdout
+
+
+def test_compare_a_result_on_the_gpu_with_an_expected_tensor_on_the_cpu():
+    # A learner's function may compute on CUDA; the expected values are built on the CPU.
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    assert C.compare(torch.ones(3, device=dev), torch.ones(3)) == []
+    (problem,) = C.compare(torch.tensor([1.0, 2.0, 5.0], device=dev), torch.tensor([1.0, 2.0, 3.0]))
+    assert "1 of 3 values differ" in problem and "at index (2,)" in problem
+    C.expect_close(torch.ones(2, dtype=torch.int64, device=dev), np.ones(2, dtype=np.int64))

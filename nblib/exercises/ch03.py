@@ -71,7 +71,7 @@ def _(train_xor):
     pred = train_xor(x, y, x_new, seed=0)
     seconds = time.perf_counter() - start
     expect_shape(pred, (400,), what="train_xor(x, y, x_new) (one label per new point)")
-    acc = (torch.as_tensor(pred).long() == y_new).float().mean().item()
+    acc = (torch.as_tensor(pred).long().cpu() == y_new).float().mean().item()  # pred may be on CUDA
     expect_true(acc >= 0.98, f"accuracy on 400 new XOR points >= 98 % (got {100 * acc:.1f} %)",
                 hint="one hidden layer of a few ReLUs, Adam, a few hundred full-batch steps")
     expect_true(seconds < 2.0, f"training to take under 2 s (took {seconds:.2f} s)")
