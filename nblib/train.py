@@ -182,6 +182,7 @@ def fit(model: nn.Module, train_loader, *, loss_fn: Callable, optimizer: torch.o
     step = 0
     model.train()
     while step < total:
+        step_at_pass_start = step
         for batch in train_loader:
             x, y = _check_batch(batch, "train_loader")
             x, y = x.to(dev), y.to(dev)
@@ -224,6 +225,9 @@ def fit(model: nn.Module, train_loader, *, loss_fn: Callable, optimizer: torch.o
                             step = total
             if step >= total:
                 break
+        if step == step_at_pass_start:  # without this, an exhausted iterator would loop forever
+            raise ValueError(f"train_loader yielded no batch on a new pass (after {step} steps); give fit a "
+                             "re-iterable loader such as nblib.data.make_loader(...) or a DataLoader")
     if show:
         bar.close()
     if best_state is not None:

@@ -117,3 +117,20 @@ def test_history_names_what_it_recorded():
     with pytest.raises(KeyError, match="no metric 'val_f1'.*recorded: train_loss, val_loss, val_acc"):
         h["val_f1"]
     assert "val_acc=" in repr(h)
+
+
+def test_a_loader_that_runs_dry_is_an_error_not_an_endless_loop():
+    class OneShot:  # has a length, but a second pass yields nothing (like an exhausted iterator)
+        def __init__(self):
+            self.it = iter([(torch.randn(2, 4), torch.tensor([0, 1]))] * 2)
+
+        def __len__(self):
+            return 2
+
+        def __iter__(self):
+            return self.it
+
+    model = nn.Linear(4, 2)
+    with pytest.raises(ValueError, match="train_loader yielded no batch"):
+        train.fit(model, OneShot(), loss_fn=F.cross_entropy, optimizer=torch.optim.SGD(model.parameters(), 0.1),
+                  steps=5, progress=False)
