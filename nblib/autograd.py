@@ -59,6 +59,13 @@ def local_rule(op: str) -> str:
     return LOCAL_RULES[op]
 
 
+def _power_rule(a: float, k: float) -> float:
+    """d(a**k)/da = k a**(k-1); at a = 0 with 0 < k < 1 the slope is infinite (as in torch)."""
+    if a == 0.0 and k < 1.0:
+        return 0.0 if k == 0.0 else math.inf
+    return k * a ** (k - 1.0)
+
+
 def _type_name(x: object) -> str:
     t = type(x)
     return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
@@ -176,12 +183,12 @@ class Value:
             out = Value(self.data**other.data, _prev=(self, other), _op="**")
 
             def _backward():  # d/da = b a^(b-1), d/db = a^b ln a
-                self.grad += other.data * self.data ** (other.data - 1.0) * out.grad
+                self.grad += _power_rule(self.data, other.data) * out.grad
                 other.grad += out.data * math.log(self.data) * out.grad
 
             out._backward = _backward
             out._local_grads = lambda: (
-                other.data * self.data ** (other.data - 1.0),
+                _power_rule(self.data, other.data),
                 out.data * math.log(self.data),
             )
             return out
@@ -192,16 +199,18 @@ class Value:
                 f"got {_type_name(other)}"
             )
         k = float(other)
+        if self.data == 0.0 and k < 0.0:
+            raise ZeroDivisionError(f"{self!r} ** {k!r}: zero cannot be raised to a negative power")
         result = self.data**k
         if isinstance(result, complex):
             raise ValueError(f"{self!r} ** {k!r} is not a real number (negative base, fractional power)")
         out = Value(result, _prev=(self,), _op="**" + _format_exponent(k))
 
         def _backward():  # d(a^k)/da = k a^(k-1)
-            self.grad += k * self.data ** (k - 1.0) * out.grad
+            self.grad += _power_rule(self.data, k) * out.grad
 
         out._backward = _backward
-        out._local_grads = lambda: (k * self.data ** (k - 1.0),)
+        out._local_grads = lambda: (_power_rule(self.data, k),)
         return out
 
     # Reflected forms: `2 * v`, `1 - v`, `1 / v`, `2 ** v` lift the number to a constant leaf.
@@ -232,7 +241,12 @@ class Value:
         return out
 
     def exp(self) -> "Value":
-        out = Value(math.exp(self.data), _prev=(self,), _op="exp")
+        try:
+            result = math.exp(self.data)
+        except OverflowError:
+            raise OverflowError(f"exp({self.data!r}) is too large for a float (the largest finite result is "
+                                f"exp(709.78)); rescale the input, or use a stable form such as log-sum-exp") from None
+        out = Value(result, _prev=(self,), _op="exp")
 
         def _backward():  # d exp(a)/da = exp(a): reuse the forward result
             self.grad += out.data * out.grad

@@ -287,3 +287,24 @@ def test_domain_errors_are_clear():
 
 def test_math_sanity():
     assert Value(1.0).exp().data == pytest.approx(math.e)
+
+
+def test_power_rule_at_zero_matches_torch():
+    import torch
+
+    for k in (0.5, 2.0, 1.0, 0.0):
+        a = Value(0.0)
+        (a ** k).backward()
+        t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+        (t ** k).backward()
+        assert a.grad == t.grad.item(), (k, a.grad, t.grad.item())
+
+
+def test_zero_to_a_negative_power_is_a_clear_error():
+    with pytest.raises(ZeroDivisionError, match="zero cannot be raised to a negative power"):
+        Value(0.0) ** -1
+
+
+def test_exp_overflow_is_a_clear_error():
+    with pytest.raises(OverflowError, match=r"exp\(1000\.0\) is too large for a float"):
+        Value(1000.0).exp()
