@@ -1,27 +1,48 @@
 """nblib: the reference implementations behind *Neural Networks, Step by Step*.
 
-One module per idea: ``config`` (device, seeds, smoke switch), ``data`` (offline datasets),
-``train`` (the training loop), ``plot``, ``results`` (headline numbers), ``autograd``,
-``optim``, ``widgets`` (steppers), ``check`` and ``grading`` (exercises).
+The map of the package (``CONTRIBUTING.md`` shows the same):
+
+The engine, from scratch
+    ``autograd``     a scalar reverse-mode autodiff engine (micrograd's ``Value``)
+    ``optim``        SGD, momentum, RMSprop, Adam, AdamW (``torch.optim``'s names)
+    ``gradcheck``    finite differences against analytic gradients
+
+Models, from scratch (``nn/``, one module per idea, PyTorch's names)
+    ``nn.functional``  activations and losses (``torch.nn.functional``)
+    ``nn.perceptron``  Rosenblatt's perceptron
+    ``nn.mlp``         multilayer perceptrons, one with a hand-written backward pass
+
+Support
+    ``start`` (``session``)  the one setup call of every chapter: device, seeds, smoke, results
+    ``config``       device choice, seeding, the smoke switch
+    ``data/``        offline datasets, a module per family (toy 2-D, MNIST-1D, digits), loaders
+    ``train``        the training loop and evaluation
+    ``recipes``      published training protocols the chapters reproduce
+    ``plot``, ``surfaces``   figures and optimisation test functions
+    ``results``      each chapter's headline numbers, run time and device (the Results page)
+    ``validate``     the shared input checks behind every clear error message
+    ``widgets/``     steppers: step-by-step widgets that work in the static book
+    ``compare``, ``questions``  comparing answers and naming questions (learner and grader)
+
+Exercises
+    ``exercises/``   the learner's side: ``check(...)`` under every exercise, public checks
+    ``grading/``     the instructor's side: release, sandboxed grading, gradebook
 """
 __version__ = "0.1.0"
 
 # The repository every chapter's Colab setup cell installs nblib from. Its single source is
-# _config.yml (repository.url); tests/test_consistency.py checks the two agree.
+# _config.yml (repository.url); tests/book/test_consistency.py checks the two agree.
 REPOSITORY_URL = "https://github.com/nn-step-by-step/book"
 
 
-def setup() -> None:
-    """Prepare a notebook: the book's plot style, and on Colab the custom widget manager
-    that the steppers (anywidget) need."""
-    from . import plot
+def start(chapter: str, *, seed: int = 0, smoke: bool = False):
+    """Set up a chapter in one call: see :func:`nblib.session.start`.
 
-    plot.use_style()
-    try:
-        from google.colab import output  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    output.enable_custom_widget_manager()
+    Imported lazily, so that ``import nblib`` (the command line, the grader) stays light.
+    """
+    from nblib.session import start as _start
+
+    return _start(chapter, seed=seed, smoke=smoke)
 
 
 def show(obj):

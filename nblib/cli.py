@@ -39,7 +39,7 @@ def _grade(args) -> int:
 
 
 def _check(args) -> int:
-    from nblib.grading.selfcheck import check_notebook
+    from nblib.exercises.selfcheck import check_notebook
     return check_notebook(Path(args.notebook), timeout=args.timeout)
 
 

@@ -16,7 +16,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["device", "seed_everything", "is_smoke", "pick"]
+__all__ = ["device", "describe_device", "seed_everything", "is_smoke", "pick"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -41,6 +41,14 @@ def device() -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def describe_device(dev: torch.device) -> str:
+    """``'cpu'``, ``'cuda (NVIDIA H200)'``, ``'mps'``: the device as the results record it."""
+    dev = torch.device(dev)
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return dev.type
 
 
 def seed_everything(seed: int) -> torch.Generator:

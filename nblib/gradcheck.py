@@ -27,8 +27,8 @@ from torch import Tensor
 
 from nblib.autograd import Value
 
-__all__ = ["numerical_grad", "max_rel_error", "numerical_grad_list", "value_grad_list",
-           "check_value_grad"]
+__all__ = ["numerical_grad", "max_rel_error", "rel_error", "max_abs_diff", "numerical_grad_list",
+           "value_grad_list", "check_value_grad"]
 
 
 def _as_float(out, what: str = "f") -> float:
@@ -97,6 +97,25 @@ def max_rel_error(a, b, floor: float = 1e-8) -> float:
     if a.numel() == 0:
         return 0.0
     return ((a - b).abs() / (a.abs() + b.abs()).clamp_min(floor)).max().item()
+
+
+def rel_error(a, b) -> float:
+    """``||a - b|| / (||a|| + ||b||)`` (Frobenius norms): one number for a whole gradient,
+    0 when equal, 1 when opposite (CS231n's check)."""
+    a = torch.as_tensor(a, dtype=torch.float64)
+    b = torch.as_tensor(b, dtype=torch.float64, device=a.device)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error needs equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return ((a - b).norm() / (a.norm() + b.norm())).item()
+
+
+def max_abs_diff(what: str, ours, theirs) -> float:
+    """Print and return ``max |ours - theirs|``, labelled ``what`` (Karpathy's ``cmp``)."""
+    ours = torch.as_tensor(ours, dtype=torch.float64)
+    theirs = torch.as_tensor(theirs, dtype=torch.float64, device=ours.device)
+    diff = (ours - theirs).abs().max().item()
+    print(f"{what:<28} max |ours - torch| = {diff:.1e}")
+    return diff
 
 
 def numerical_grad_list(f: Callable[[list[float]], float], xs: Sequence[float],

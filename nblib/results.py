@@ -1,10 +1,12 @@
 """Headline results of each chapter, written as JSON so the book can report them.
 
-A chapter calls ``start(chapter)`` in its setup, ``record(chapter, name, value, unit)`` for every
-number worth reporting, and ``finish(chapter)`` in its last cell, which records the chapter's
-wall time. Each chapter's results go to ``_build/results/<chapter>.json`` under the repository
+A chapter calls ``start(chapter, device=..., smoke=..., seed=...)`` in its setup (done by
+:func:`nblib.start`), ``record(chapter, name, value, unit)`` for every number worth reporting
+(with ``published=`` and ``source=`` when a paper or reference project reports the same
+quantity), and ``finish(chapter)`` in its last cell, which records the chapter's wall time. Each chapter's results go to ``_build/results/<chapter>.json`` under the repository
 root (or ``$NBLIB_RESULTS_DIR``); ``python -m nblib.results`` (``make results``) gathers them all
-into one Markdown table.
+into one Markdown table, and the book's Results page (``_ext/results_page.py``) renders them
+beside the published figures.
 
 ``record`` also *glues* the value (myst-nb) when it runs inside the book build, so prose can
 quote the number from the run: ``{glue:text}`digits_mlp_test_acc:.1f```.
@@ -49,17 +51,29 @@ def _load(chapter: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"chapter": chapter, "results": {}}
 
 
-def start(chapter: str) -> None:
-    """Start the chapter's clock and clear its previous results."""
+def start(chapter: str, **settings) -> None:
+    """Start the chapter's clock and clear its previous results; ``settings`` (the device, the
+    smoke switch, the seed) are stored beside them, with the versions of Python and torch."""
+    import platform
+
+    import torch
+
     _check_name("chapter", chapter)
     _started[chapter] = time.perf_counter()
+    data = {"chapter": chapter, **settings, "python": platform.python_version(),
+            "torch": torch.__version__, "results": {}}
     path = _path(chapter)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"chapter": chapter, "results": {}}, indent=2))
+    path.write_text(json.dumps(data, indent=2))
 
 
-def record(chapter: str, name: str, value, unit: str = ""):
-    """Record one headline number of ``chapter`` and return ``value`` unchanged."""
+def record(chapter: str, name: str, value, unit: str = "", *, published: float | None = None,
+           source: str | None = None):
+    """Record one headline number of ``chapter`` and return ``value`` unchanged.
+
+    ``published`` is the figure a paper or reference project reports for the same quantity,
+    and ``source`` says where (both or neither).
+    """
     _check_name("chapter", chapter)
     _check_name("name", name)
     if hasattr(value, "item"):
@@ -70,8 +84,16 @@ def record(chapter: str, name: str, value, unit: str = ""):
         raise ValueError(f"value of {name!r} must be finite, got {value}")
     if not isinstance(unit, str):
         raise TypeError(f"unit must be a string such as '%' or 's', got {type(unit).__name__}")
+    if (published is None) != (source is None):
+        raise ValueError(f"{name!r}: give both published= and source= (where the published figure "
+                         f"comes from), or neither; got published={published!r}, source={source!r}")
+    entry = {"value": value, "unit": unit}
+    if published is not None:
+        if isinstance(published, bool) or not isinstance(published, (int, float)):
+            raise TypeError(f"published figure of {name!r} must be a number, got {published!r}")
+        entry.update(published=published, source=str(source))
     data = _load(chapter)
-    data["results"][name] = {"value": value, "unit": unit}
+    data["results"][name] = entry
     path = _path(chapter)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))

@@ -1,75 +1,13 @@
-"""Registry of the public self-checks of the book's exercises.
+"""The learner's side of the exercises: instant, readable self-checks in the notebook.
 
-Each chapter with exercises has a module ``nblib/exercises/chNN.py`` that registers
-the public checks of its questions::
+- :mod:`~nblib.exercises.verdict`: ``check(question, *objs)``, the call under every exercise.
+- :mod:`~nblib.exercises.registry`: ``public_check`` registers a question's checks.
+- :mod:`~nblib.exercises.expect`: ``expect_close``, ``expect_shape``, ... for writing them.
+- :mod:`~nblib.exercises.selfcheck`: ``nblib check NOTEBOOK`` from the command line.
+- ``chNN.py``: the public checks of chapter NN.
 
-    import torch
-    from nblib.check import public_check, expect_close
-
-    @public_check("01-sigmoid")
-    def _(sigmoid):
-        x = torch.linspace(-6, 6, 13, dtype=torch.float64)
-        expect_close(sigmoid(x), torch.sigmoid(x), what="sigmoid(linspace(-6, 6, 13))",
-                     hint="1 / (1 + exp(-x))")
-
-A question id is ``"<NN>-<name>"``; ``NN`` (the chapter number) picks the module
-``nblib.exercises.chNN``. A public check receives the objects given to
-``check(question, *objs)`` in the notebook, and fails by raising ``CheckFailure``
-(the ``expect_*`` helpers of :mod:`nblib.check` do that). A question may have several
-public checks; they run in the order they were registered.
-
-Public checks are for learners: they are readable, run on Colab, and prove little.
-Graded tests live outside the package, under ``grading/`` (see :mod:`nblib.grading`).
+The instructor's side (hidden tests, sandbox, gradebook) is :mod:`nblib.grading`.
 """
-from __future__ import annotations
+from nblib.exercises.verdict import check
 
-import importlib
-import re
-from typing import Callable
-
-QUESTION_RE = re.compile(r"^(\d{2})-[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-
-_REGISTRY: dict[str, list[Callable]] = {}
-
-
-def public_check(question: str) -> Callable[[Callable], Callable]:
-    """Decorator: register ``fn`` as a public check of ``question`` (e.g. ``"01-sigmoid"``)."""
-    if not QUESTION_RE.match(question):
-        raise ValueError(f"question id {question!r} must look like 'NN-name', e.g. '01-sigmoid'")
-
-    def register(fn: Callable) -> Callable:
-        checks = _REGISTRY.setdefault(question, [])
-        # Re-running a module (importlib.reload, a notebook re-run) must not double the checks.
-        key = (getattr(fn, "__module__", None), getattr(fn, "__qualname__", None),
-               getattr(getattr(fn, "__code__", None), "co_firstlineno", None))
-        checks[:] = [f for f in checks if (getattr(f, "__module__", None), getattr(f, "__qualname__", None),
-                                            getattr(getattr(f, "__code__", None), "co_firstlineno", None)) != key]
-        checks.append(fn)
-        return fn
-
-    return register
-
-
-def chapter_module(question: str) -> str:
-    """The module holding ``question``'s checks: ``"01-sigmoid"`` -> ``"nblib.exercises.ch01"``."""
-    m = QUESTION_RE.match(question)
-    if not m:
-        raise ValueError(f"question id {question!r} must look like 'NN-name', e.g. '01-sigmoid'")
-    return f"{__name__}.ch{m.group(1)}"
-
-
-def checks_for(question: str) -> list[Callable]:
-    """The public checks registered for ``question`` (imports its chapter module first)."""
-    module = chapter_module(question)
-    if question not in _REGISTRY:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-    return list(_REGISTRY.get(question, []))
-
-
-def registered_questions() -> list[str]:
-    """Question ids registered so far (only from chapter modules already imported)."""
-    return sorted(_REGISTRY)
+__all__ = ["check"]

@@ -1,7 +1,8 @@
 """Public self-checks of chapter 01 (the artificial neuron). Graded tests: grading/01_neuron/."""
 import torch
 
-from nblib.check import expect_close, expect_raises, expect_shape, expect_true, public_check
+from nblib.exercises.expect import expect_close, expect_raises, expect_shape, expect_true
+from nblib.exercises.registry import public_check
 
 
 @public_check("01-sigmoid")

@@ -2,7 +2,8 @@
 import torch
 import torch.nn.functional as F
 
-from nblib.check import expect_close, expect_shape, expect_true, public_check
+from nblib.exercises.expect import expect_close, expect_shape, expect_true
+from nblib.exercises.registry import public_check
 
 
 def _logits(seed: int, n: int = 6, c: int = 4, scale: float = 3.0):

@@ -5,7 +5,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nblib.check import expect_close, expect_shape, expect_true, public_check
+from nblib.exercises.expect import expect_close, expect_shape, expect_true
+from nblib.exercises.registry import public_check
 
 
 @public_check("03-linear-backward")

@@ -47,7 +47,7 @@ the sandbox died), ``timeout`` (the student's code ran past ``--timeout`` second
 that question), ``missing`` (no usable solution cell for that question in the submission).
 
 Helpers: :func:`assert_close` (tensors, numbers, lists, dicts; the same comparison and
-messages as the learner's ``nblib.check.expect_close``). ``StudentError`` is what a call
+messages as the learner's ``nblib.exercises.expect.expect_close``). ``StudentError`` is what a call
 into the student's code raises when that code raised; to require an exception::
 
     with pytest.raises(StudentError, match="ValueError"):

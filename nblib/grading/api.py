@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from nblib.check import compare, describe
-from nblib.exercises import QUESTION_RE
+from nblib.compare import compare, describe
+from nblib.questions import QUESTION_RE
 
 
 class StudentError(Exception):

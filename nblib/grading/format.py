@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nblib.exercises import QUESTION_RE
+from nblib.questions import QUESTION_RE
 
 BEGIN_RE = re.compile(r"^(?P<indent>\s*)#+\s*BEGIN SOLUTION\s*$")
 END_RE = re.compile(r"^\s*#+\s*END SOLUTION\s*$")

@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from nblib import data
-from nblib.mlp import (MLP, LogisticRegression, Mnist1dMLP, ScratchMLP, count_parameters,
-                       softmax_cross_entropy_grad, train_mnist1d_baseline)
+from nblib.nn.mlp import (MLP, LogisticRegression, Mnist1dMLP, ScratchMLP, count_parameters,
+                          softmax_cross_entropy_grad)
+from nblib.recipes import train_mnist1d_baseline
 
 TOL = 1e-6
 SHAPES = [[3, 4], [5, 7, 3], [4, 8, 6, 2], [6, 5, 5, 5, 4]]  # depths 1 to 4

@@ -28,10 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import make_loader
-
 __all__ = ["ScratchMLP", "softmax_cross_entropy_grad", "MLP", "LogisticRegression", "Mnist1dMLP",
-           "ACTIVATIONS", "count_parameters", "train_mnist1d_baseline"]
+           "ACTIVATIONS", "count_parameters"]
 
 ACTIVATIONS = ("relu", "tanh")
 
@@ -246,23 +244,3 @@ class Mnist1dMLP(nn.Module):
         h = F.relu(self.linear1(x))  # (N, hidden)
         h = h + F.relu(self.linear2(h))  # residual: (N, hidden)
         return self.linear3(h)  # (N, num_classes)
-
-
-def train_mnist1d_baseline(model: nn.Module, splits, *, steps: int = 6000, batch_size: int = 100,
-                           lr: float = 1e-2, seed: int = 0, device=None):
-    """Train ``model`` with the published MNIST-1D settings (Adam, lr 1e-2, batch 100, 6000 steps,
-    no schedule, no weight decay) and return ``(test accuracy in %, History)``.
-
-    Uses ``nblib.train.fit``; the final model is evaluated once on the test set (no model
-    selection on it).
-    """
-    from .train import evaluate, fit
-
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.to(device)
-    batches = make_loader(splits.x_train, splits.y_train, batch_size, seed=seed, drop_last=True).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = fit(model, batches, loss_fn=F.cross_entropy, optimizer=optimizer, steps=steps,
-                  eval_every=max(1, steps // 24), progress=False)
-    result = evaluate(model, [(splits.x_test.to(device), splits.y_test.to(device))], F.cross_entropy)
-    return 100 * result["acc"], history

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 import nblib
-from book import ROOT, config, toc_files, toc_notebooks
+from paths import ROOT, config, toc_files, toc_notebooks
 
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 IDS = [p.stem for p in NOTEBOOKS]

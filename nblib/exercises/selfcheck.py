@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def _driver(notebook: Path, report: Path) -> None:
-    from nblib import check as check_module
+    from nblib.exercises import verdict as check_module
     from nblib.grading.format import (PRELUDE, PUBLIC_CHECK_TAG, SOLUTION_TAG, cell_question, cell_source,
                                       cell_tags, read_json_notebook, runnable)
 
@@ -72,7 +72,7 @@ def check_notebook(notebook: Path, timeout: float = 600.0) -> int:
         env = {k: v for k, v in os.environ.items() if k != "NBLIB_STRICT_CHECKS"}
         env["MPLBACKEND"] = "Agg"
         try:
-            proc = subprocess.run([sys.executable, "-m", "nblib.grading.selfcheck", str(notebook.resolve()),
+            proc = subprocess.run([sys.executable, "-m", "nblib.exercises.selfcheck", str(notebook.resolve()),
                                    str(report)], cwd=notebook.resolve().parent, env=env, timeout=timeout)
         except subprocess.TimeoutExpired:
             print(f"nblib check: {notebook}: did not finish in {timeout:g} s", file=sys.stderr)

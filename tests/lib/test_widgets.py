@@ -10,8 +10,8 @@ import torch
 import nblib.widgets as widgets
 from nblib.autograd import Value, topological_order
 from nblib.widgets import BackpropStepper, Stepper, backprop_frames, jsonable, validate_frames
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # ---------------------------------------------------------------- Stepper: frames contract

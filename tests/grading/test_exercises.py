@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from nblib import check as C
+from nblib.compare import compare
+from nblib.exercises import verdict as check_module
+from nblib.exercises import expect as C
+from paths import FIXTURES
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+sys.path.insert(0, str(FIXTURES))
 importlib.import_module("exercises_ch99")
 
 
@@ -24,14 +27,14 @@ def good_sigmoid(x):
 
 
 def test_pass_prints_verdict_and_returns_true(capsys):
-    assert C.check("99-sigmoid", good_sigmoid) is True
+    assert check_module.check("99-sigmoid", good_sigmoid) is True
     out = capsys.readouterr().out
     assert out.startswith("PASS 99-sigmoid")
     assert out.strip().endswith("public checks passed (1 check); graded tests may differ.")
 
 
 def test_wrong_values_show_expected_received_max_difference_and_hint(capsys):
-    assert C.check("99-sigmoid", lambda x: good_sigmoid(x) + 0.5 * (x == 0)) is False
+    assert check_module.check("99-sigmoid", lambda x: good_sigmoid(x) + 0.5 * (x == 0)) is False
     out = capsys.readouterr().out
     assert out.startswith("FAIL 99-sigmoid")
     assert "expected: tensor, shape (13,), dtype torch.float64" in out
@@ -41,23 +44,23 @@ def test_wrong_values_show_expected_received_max_difference_and_hint(capsys):
 
 
 def test_wrong_shape_and_none_are_named(capsys):
-    C.check("99-sigmoid", lambda x: x[:3])
+    check_module.check("99-sigmoid", lambda x: x[:3])
     assert "has shape (3,); expected shape (13,)" in capsys.readouterr().out
-    C.check("99-sigmoid", lambda x: None)
+    check_module.check("99-sigmoid", lambda x: None)
     assert "forget to `return`" in capsys.readouterr().out
 
 
 def test_stub_is_not_attempted(capsys):
     def stub(x):
         raise NotImplementedError("99-sigmoid: write your solution here")
-    assert C.check("99-sigmoid", stub) is False
+    assert check_module.check("99-sigmoid", stub) is False
     assert capsys.readouterr().out.startswith("TODO 99-sigmoid: not attempted yet")
 
 
 def test_exception_in_student_code_names_the_line(capsys):
     def bad(x):
         return x / undefined_name  # noqa: F821
-    assert C.check("99-sigmoid", bad) is False
+    assert check_module.check("99-sigmoid", bad) is False
     out = capsys.readouterr().out
     assert out.startswith("ERROR 99-sigmoid: your code raised NameError")
     assert "in bad(): `return x / undefined_name" in out
@@ -65,27 +68,27 @@ def test_exception_in_student_code_names_the_line(capsys):
 
 def test_strict_raises_assertion_error_after_printing(capsys, monkeypatch):
     with pytest.raises(AssertionError, match="FAIL 99-sigmoid"):
-        C.check("99-sigmoid", lambda x: x, strict=True)
+        check_module.check("99-sigmoid", lambda x: x, strict=True)
     monkeypatch.setenv("NBLIB_STRICT_CHECKS", "1")
     with pytest.raises(AssertionError, match="TODO 99-sigmoid"):
-        C.check("99-sigmoid", lambda x: (_ for _ in ()).throw(NotImplementedError()))
-    assert C.check("99-sigmoid", good_sigmoid) is True
-    assert C.check("99-sigmoid", lambda x: x, strict=False) is False
+        check_module.check("99-sigmoid", lambda x: (_ for _ in ()).throw(NotImplementedError()))
+    assert check_module.check("99-sigmoid", good_sigmoid) is True
+    assert check_module.check("99-sigmoid", lambda x: x, strict=False) is False
 
 
 def test_unknown_question_has_no_checks(capsys):
-    assert C.check("98-nothing", good_sigmoid) is False
+    assert check_module.check("98-nothing", good_sigmoid) is False
     assert "no public checks are registered" in capsys.readouterr().out
-    assert C.check("sigmoid", good_sigmoid) is False
+    assert check_module.check("sigmoid", good_sigmoid) is False
     assert "must look like 'NN-name'" in capsys.readouterr().out
 
 
 def test_lists_and_dicts(capsys):
-    assert C.check("99-running-mean", lambda xs: [1.0, 1.5, 2.0])
-    assert not C.check("99-running-mean", lambda xs: [1.0, 1.5])
+    assert check_module.check("99-running-mean", lambda xs: [1.0, 1.5, 2.0])
+    assert not check_module.check("99-running-mean", lambda xs: [1.0, 1.5])
     assert "length 3, received one of length 2" in capsys.readouterr().out
-    assert C.check("99-stats", lambda t: {"mean": 2.0, "max": 3.0, "n": 3})
-    assert not C.check("99-stats", lambda t: {"mean": 2.0, "max": 3.0})
+    assert check_module.check("99-stats", lambda t: {"mean": 2.0, "max": 3.0, "n": 3})
+    assert not check_module.check("99-stats", lambda t: {"mean": 2.0, "max": 3.0})
     assert "missing ['n']" in capsys.readouterr().out
 
 
@@ -104,7 +107,7 @@ def test_lists_and_dicts(capsys):
     (torch.ones(2, 3), torch.ones(3, 2), False),
 ])
 def test_compare(actual, expected, ok):
-    assert (C.compare(actual, expected) == []) is ok
+    assert (compare(actual, expected) == []) is ok
 
 
 def test_expect_helpers():
@@ -123,7 +126,7 @@ def test_expect_helpers():
 
 
 def test_reregistering_a_check_does_not_duplicate_it():
-    from nblib.exercises import checks_for
+    from nblib.exercises.registry import checks_for
     importlib.reload(sys.modules["exercises_ch99"])
     assert len(checks_for("99-sigmoid")) == 1
 
@@ -132,7 +135,7 @@ def test_reregistering_a_check_does_not_duplicate_it():
 def test_cli_check_runs_a_notebooks_public_checks(tmp_path, monkeypatch):
     import subprocess
     from nblib.grading.release import release
-    fixtures = Path(__file__).parent / "fixtures"
+    fixtures = FIXTURES
     master = fixtures / "book" / "chapters" / "99_fixture.ipynb"
     env = {**__import__("os").environ, "NBLIB_FIXTURES": str(fixtures)}
     r = subprocess.run([sys.executable, "-m", "nblib", "check", str(master)], capture_output=True, text=True, env=env)
@@ -147,7 +150,7 @@ def test_cli_check_runs_a_notebooks_public_checks(tmp_path, monkeypatch):
 def test_compare_a_result_on_the_gpu_with_an_expected_tensor_on_the_cpu():
     # A learner's function may compute on CUDA; the expected values are built on the CPU.
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    assert C.compare(torch.ones(3, device=dev), torch.ones(3)) == []
-    (problem,) = C.compare(torch.tensor([1.0, 2.0, 5.0], device=dev), torch.tensor([1.0, 2.0, 3.0]))
+    assert compare(torch.ones(3, device=dev), torch.ones(3)) == []
+    (problem,) = compare(torch.tensor([1.0, 2.0, 5.0], device=dev), torch.tensor([1.0, 2.0, 3.0]))
     assert "1 of 3 values differ" in problem and "at index (2,)" in problem
     C.expect_close(torch.ones(2, dtype=torch.int64, device=dev), np.ones(2, dtype=np.int64))

@@ -1,11 +1,16 @@
-"""What the tests know about the book's layout: its chapters in reading order and its config."""
+"""Where things are, defined once for every test folder (``lib/``, ``grading/``, ``book/``):
+the repository, the test fixtures, the build folder, and the book's chapters in reading order."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]   # the repository
+TESTS = ROOT / "tests"
+FIXTURES = TESTS / "fixtures"                  # data for tests, never collected as tests
+FIXTURE_BOOK = FIXTURES / "book"               # a one-chapter book with graded exercises
+BUILD = ROOT / "_build"
 
 
 def toc_files() -> list[str]:

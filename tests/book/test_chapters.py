@@ -10,7 +10,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from book import ROOT, toc_notebooks
+from paths import ROOT, toc_notebooks
 
 CHAPTERS = toc_notebooks()
 

@@ -1,9 +1,9 @@
-"""Specification of nblib.losses: each loss agrees with torch.nn.functional, forward and gradient."""
+"""Specification of nblib.nn.functional (losses): each loss agrees with torch.nn.functional, forward and gradient."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from nblib import losses
+from nblib.nn import functional as losses
 
 TOL = 1e-6
 

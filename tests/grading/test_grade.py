@@ -21,9 +21,9 @@ from nblib.grading.release import release
 from nblib.grading.runner import Chapter, ConfigError, self_test
 from nblib.grading.sandbox import bwrap_works
 from nblib.grading.static import forbidden_uses
+from paths import FIXTURE_BOOK, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-BOOK = Path(__file__).resolve().parent / "fixtures" / "book"
+BOOK = FIXTURE_BOOK
 MASTERS, TESTS = BOOK / "chapters", BOOK / "grading"
 MASTER = MASTERS / "99_fixture.ipynb"
 QS = ["99-sigmoid", "99-running-mean", "99-stats"]

@@ -10,8 +10,8 @@ import pytest
 
 from nblib.grading.format import MarkerError, strip_solution
 from nblib.grading.release import release, release_notebook
+from paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 MASTERS = FIXTURES / "book" / "chapters"
 MASTER = MASTERS / "99_fixture.ipynb"
 

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 import sitecheck
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 # BOOK_DIR lets the same tests check another book (e.g. a small one while developing widgets).
 BOOK = Path(os.environ.get("BOOK_DIR", ROOT)).resolve()
 SITE = BOOK / "_build" / "html"

@@ -1,0 +1,8 @@
+"""From-scratch models and functions, one module per idea, with PyTorch's names.
+
+- :mod:`~nblib.nn.functional`: activations and losses (``torch.nn.functional``).
+- :mod:`~nblib.nn.perceptron`: Rosenblatt's perceptron (1958).
+- :mod:`~nblib.nn.mlp`: multilayer perceptrons, one with a hand-written backward pass.
+
+Each is tested against the PyTorch function or module it mirrors, forward and backward.
+"""
