@@ -21,8 +21,9 @@ book test check: export NBLIB_STRICT_CHECKS := 1
 
 help:
 	@echo "make book     set up .venv, execute every chapter, render _build/html (warnings are errors)"
-	@echo "make test     set up .venv, run every test (unit, chapters full and smoke, grading, book, browser)"
-	@echo "make check    fast: unit tests + every chapter in smoke mode"
+	@echo "make test     set up .venv, run every test: nblib, grading, each chapter once at full settings"
+	@echo "              and once in smoke mode, the book rendered from those runs, browser tests"
+	@echo "make check    fast: unit tests + every chapter in smoke mode + stepper renderers"
 	@echo "make lab      JupyterLab on the chapters"
 	@echo "make results  one Markdown table of every chapter's recorded results and run time"
 	@echo "make release  student notebooks (solutions stripped) in student/"
@@ -55,10 +56,14 @@ book: $(STAMP) node_modules/.package-lock.json
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "open _build/html/index.html"
 
+# Each chapter is executed once at full settings (tests/book/test_chapters.py, cached in
+# _build/.jupyter_cache) and the book is rendered from those runs (tests/book/test_book.py);
+# smoke runs are separate and fast. On a GPU machine chapters use CUDA automatically
+# (NBLIB_DEVICE=cuda makes it explicit), and the results record the device.
 test: $(STAMP) node_modules/.package-lock.json system-deps
-	$(PY) -m pytest tests chapters --nbval-lax --durations=15
+	$(PY) -m pytest tests --durations=15
 
-check: $(STAMP)
+check: $(STAMP) node_modules/.package-lock.json system-deps
 	$(PY) -m pytest tests -m "not slow" -q
 
 lab: $(STAMP)

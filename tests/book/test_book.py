@@ -1,11 +1,12 @@
 """The rendered book: it builds warning-free, and it works offline as a real website.
 
 Slow: builds the whole book once per session (``jupyter-book build . -W -n --keep-going`` into
-``_build/html``, as ``make book`` does; executions are cached in ``_build/.jupyter_cache``),
-then opens every page in headless Chromium served from 127.0.0.1 with the network cut.
+``_build/html``, as ``make book`` does) from the chapters' full-settings runs (``full_run``: each
+chapter is executed once per session and cached; the build executes nothing itself), then opens
+every page in headless Chromium served from 127.0.0.1 with the network cut.
 Screenshots of every stepper (before and after Next) go to ``_build/screenshots/``.
 """
-import os
+import json
 import re
 import shutil
 import subprocess
@@ -17,10 +18,9 @@ import pytest
 import yaml
 
 import sitecheck
-from paths import ROOT
+from paths import ROOT, toc_notebooks
 
-# BOOK_DIR lets the same tests check another book (e.g. a small one while developing widgets).
-BOOK = Path(os.environ.get("BOOK_DIR", ROOT)).resolve()
+BOOK = ROOT
 SITE = BOOK / "_build" / "html"
 SHOTS = BOOK / "_build" / "screenshots"
 
@@ -28,8 +28,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def built_book():
-    """Build the book once; clean _build/html first so changed static files are copied again."""
+def built_book(full_run):
+    """Build the book once, from the chapters' runs; clean _build/html first so changed static
+    files are copied again."""
+    failed = [p.stem for p in toc_notebooks() if not full_run(p).ok]
+    assert not failed, f"chapters failed at full settings (see test_chapters): {failed}"
     jb = Path(sys.executable).parent / "jupyter-book"
     shutil.rmtree(SITE, ignore_errors=True)
     log = BOOK / "_build" / "book-build.log"
@@ -45,6 +48,10 @@ def built_book():
     return SITE
 
 
+def _build_log() -> str:
+    return (BOOK / "_build" / "book-build.log").read_text()
+
+
 @pytest.fixture(scope="session")
 def site_check(built_book, tmp_path_factory):
     """Open every page once in Chromium; every browser test reads this one report."""
@@ -58,6 +65,27 @@ def site_check(built_book, tmp_path_factory):
     report["seconds"] = time.time() - start
     print(f"checked {report['pages']} pages in {report['seconds']:.0f} s")
     return report
+
+
+def test_the_book_is_rendered_from_the_chapters_runs_without_executing_them_again(built_book):
+    log = _build_log()
+    chapters = toc_notebooks()
+    assert log.count("Using cached notebook") == len(chapters), \
+        "not every chapter was rendered from its full-settings run"
+    assert "Executing notebook" not in log, "the book build executed a chapter a second time"
+
+
+def test_the_results_page_shows_every_chapter_beside_the_published_figures(built_book):
+    html = (built_book / "appendix" / "results.html").read_text()
+    for path in toc_notebooks():
+        assert f"<p>{path.stem}</p>" in html, f"{path.stem} is missing from the run-time table"
+    assert "<svg" in html, "the results figure is missing"
+    published = [(r["published"], r["source"]) for p in toc_notebooks()
+                 for r in json.loads((ROOT / "_build" / "results" / f"{p.stem}.json").read_text())["results"].values()
+                 if "published" in r]
+    assert published, "no chapter compares a result with a published figure"
+    for _, source in published:
+        assert source in html, f"citation {source!r} is not on the Results page"
 
 
 def test_book_builds_without_warnings(built_book):
@@ -96,8 +124,7 @@ def test_every_notebook_page_has_colab_download_and_repository_buttons(built_boo
 
 def test_solution_cells_are_folded_behind_a_toggle(built_book):
     pages = [p for p in sitecheck.site_pages(built_book) if "tag_solution" in p.read_text()]
-    if not pages:
-        pytest.skip("no chapter has a cell tagged `solution` yet")
+    assert pages, "no chapter page has a cell tagged `solution`"
     for page in pages:
         html = page.read_text()
         cells = re.findall(r'<div class="cell tag_solution[^"]*">\s*<details class="[^"]*hide[^"]*">'
@@ -131,7 +158,3 @@ def test_at_least_one_stepper_page_with_screenshots(site_check):
     shots = sorted(SHOTS.glob("*.png"))
     assert len(shots) >= len(site_check["steppers"]), "missing stepper screenshots"
 
-
-@pytest.mark.browser
-def test_browser_checks_are_quick(site_check):
-    assert site_check["seconds"] < 180, f"browser checks took {site_check['seconds']:.0f} s"

@@ -66,19 +66,34 @@ def test_repository_url_is_defined_once_and_matches_the_package():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_first_code_cell_installs_nblib_from_the_repository_on_colab(path):
-    first = code_cells(nbformat.read(path, as_version=4))[0].source
-    assert "import nblib" in first and "except ImportError" in first
-    assert f'%pip install -q "nblib @ git+{nblib.REPOSITORY_URL}"' in first, (
+def test_first_code_cell_installs_nblib_on_colab_and_is_folded_in_the_book(path):
+    first = code_cells(nbformat.read(path, as_version=4))[0]
+    assert "import nblib" in first.source and "except ImportError" in first.source
+    assert f'%pip install -q "nblib @ git+{nblib.REPOSITORY_URL}"' in first.source, (
         f"{path.name}: the setup cell must install nblib from {nblib.REPOSITORY_URL} (see CONTRIBUTING.md)")
+    assert "hide-cell" in first.metadata.get("tags", []), f"{path.name}: tag the install cell hide-cell"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_chapter_records_its_run_time(path):
-    nb = nbformat.read(path, as_version=4)
-    assert f'CHAPTER = "{path.stem}"' in code_cells(nb)[0].source or f'"{path.stem}"' in nb.cells[0].source + "".join(
-        c.source for c in code_cells(nb)[:3])
-    assert "results.finish(" in code_cells(nb)[-1].source
+def test_chapter_opens_with_one_setup_call_after_its_parameters(path):
+    cells = code_cells(nbformat.read(path, as_version=4))
+    assert "parameters" in cells[1].metadata.get("tags", []), f"{path.name}: 2nd code cell: parameters"
+    setup = cells[2]
+    assert f'nblib.start("{path.stem}", seed=SEED, smoke=SMOKE)' in setup.source, (
+        f"{path.name}: the 3rd code cell must call nblib.start(\"{path.stem}\", seed=SEED, smoke=SMOKE)")
+    assert "hide-input" in setup.metadata.get("tags", []), f"{path.name}: tag the setup cell hide-input"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_chapter_records_its_run_time_in_its_last_cell(path):
+    assert "run.finish()" in code_cells(nbformat.read(path, as_version=4))[-1].source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_chapter_code_fits_the_books_column(path):
+    long = [line for c in code_cells(nbformat.read(path, as_version=4))
+            for line in c.source.splitlines() if len(line) > 80]
+    assert not long, f"{path.name}: {len(long)} code lines over 80 characters, e.g. {long[0]!r}"
 
 
 EXERCISE_CHAPTERS = [p for p in NOTEBOOKS if p.stem[:2] != "00"]

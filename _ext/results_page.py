@@ -1,0 +1,210 @@
+"""Sphinx extension: the book's Results page, generated from the chapters' recorded results.
+
+Each chapter records its headline numbers, its run time and its device with
+``nblib.start(...)`` / ``run.record(...)`` / ``run.finish()`` into ``_build/results/<chapter>.json``
+(``$NBLIB_RESULTS_DIR`` overrides the folder). The page ``appendix/results.md`` holds one
+directive::
+
+    ```{results-page}
+    ```
+
+which this extension replaces, once every chapter has been read (and so executed), by:
+
+1. for each chapter, a table of its headline numbers beside the published figures they are
+   compared with, with the citation and the difference;
+2. a table of each chapter's run time, device, torch version and settings;
+3. one figure: this book's numbers against the published ones.
+
+The directive leaves a placeholder at read time; the tables are built in ``doctree-resolved``,
+which runs after all documents (chapters included) have been read, so the page always shows
+the results of the chapters executed in the same build. The page is re-read on every build.
+A chapter of the table of contents with no recorded results, or with smoke-mode results, is
+a warning (a build with ``-W`` fails): the page never shows stale or meaningless numbers
+silently.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+logger = logging.getLogger(__name__)
+
+PAGE = "appendix/results"
+
+
+class results_placeholder(nodes.General, nodes.Element):
+    """Stands where the results go until every chapter has run."""
+
+
+class ResultsPage(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        return [results_placeholder()]
+
+
+def results_dir(app: Sphinx) -> Path:
+    env = os.environ.get("NBLIB_RESULTS_DIR")
+    return Path(env) if env else Path(app.srcdir) / "_build" / "results"
+
+
+def _chapters(app: Sphinx) -> list[str]:
+    """Stems of the notebook chapters, in the reading order of the table of contents."""
+    return [d.split("/", 1)[1] for d in _toc_order(app) if d.startswith("chapters/")]
+
+
+def _toc_order(app: Sphinx) -> dict[str, int]:
+    seen: list[str] = []
+
+    def walk(doc: str) -> None:
+        if doc in seen:
+            return
+        seen.append(doc)
+        for child in app.env.toctree_includes.get(doc, []):
+            walk(child)
+
+    walk(app.config.root_doc)
+    return {d: i for i, d in enumerate(seen)}
+
+
+def _fmt(value, unit: str) -> str:
+    if value is None:
+        return ""
+    if unit == "%":
+        return f"{value:.1f} %"
+    if unit == "s":
+        return f"{value:.1f} s"
+    text = f"{value:.3g}" if isinstance(value, float) else str(value)
+    return f"{text} {unit}".strip()
+
+
+def _table(header: list[str], rows: list[list[nodes.Node | str]], widths: list[int]) -> nodes.table:
+    table = nodes.table(classes=["results-table"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for w in widths:
+        group += nodes.colspec(colwidth=w)
+    head = nodes.thead()
+    group += head
+    row = nodes.row()
+    for text in header:
+        row += nodes.entry("", nodes.paragraph(text=text))
+    head += row
+    body = nodes.tbody()
+    group += body
+    for cells in rows:
+        row = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            entry += cell if isinstance(cell, nodes.Node) else nodes.paragraph(text=cell)
+            row += entry
+        body += row
+    return table
+
+
+def _figure_svg(comparisons: list[tuple[str, float, float]]) -> str:
+    """Grouped bars: this book's number beside the published one, for each compared result."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [c[0] for c in comparisons]
+    ours = [c[1] for c in comparisons]
+    theirs = [c[2] for c in comparisons]
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.55 * len(names)))
+    y = range(len(names))
+    ax.barh([i + 0.2 for i in y], theirs, height=0.4, color="#E69F00", label="published")
+    ax.barh([i - 0.2 for i in y], ours, height=0.4, color="#0072B2", label="this book")
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        ax.text(a, i - 0.2, f" {a:.1f}", va="center", fontsize=8)
+        ax.text(b, i + 0.2, f" {b:.1f}", va="center", fontsize=8)
+    ax.set_yticks(list(y), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("value (units as in the tables above)")
+    ax.set_title("This book's results beside the published ones")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]  # drop the XML prolog: the SVG is inlined in HTML
+
+
+def _content(app: Sphinx) -> list[nodes.Node]:
+    folder = results_dir(app)
+    out: list[nodes.Node] = []
+    runs, comparisons = [], []
+    for stem in _chapters(app):
+        path = folder / f"{stem}.json"
+        if not path.is_file():
+            logger.warning(f"Results page: no recorded results for {stem} in {path}; execute the "
+                           f"chapter (make test, or make book after deleting _build/.jupyter_cache)",
+                           location=PAGE)
+            continue
+        data = json.loads(path.read_text())
+        if data.get("smoke"):
+            logger.warning(f"Results page: {path} holds smoke-mode results (not meaningful); "
+                           f"execute {stem} at full settings", location=PAGE)
+        results = dict(data.get("results", {}))
+        run_time = results.pop("run_time", None)
+        runs.append([stem, _fmt(run_time["value"], "s") if run_time else "(unfinished)",
+                     data.get("device", "?"), data.get("torch", "?"),
+                     "smoke" if data.get("smoke") else "full"])
+        if not results:
+            continue
+        section = nodes.section(ids=[f"results-{stem}"])
+        section += nodes.title(text=stem)
+        rows = []
+        for name, r in results.items():
+            published = r.get("published")
+            diff = ""
+            if published is not None:
+                diff = f"{r['value'] - published:+.3g}"
+                comparisons.append((f"{stem}: {name}", float(r["value"]), float(published)))
+            rows.append([nodes.paragraph("", "", nodes.literal(text=name)),
+                         _fmt(r["value"], r.get("unit", "")),
+                         _fmt(published, r.get("unit", "")), diff, r.get("source", "")])
+        section += _table(["result", "this book", "published", "difference", "source"], rows,
+                          [30, 12, 12, 10, 36])
+        out.append(section)
+
+    timing = nodes.section(ids=["results-run-times"])
+    timing += nodes.title(text="Run time and device of each chapter")
+    timing += nodes.paragraph(text="Wall time of the whole chapter at the settings shown, as "
+                                   "recorded by the chapter's last cell.")
+    timing += _table(["chapter", "run time", "device", "torch", "settings"], runs, [30, 12, 24, 14, 10])
+    out.append(timing)
+
+    if comparisons:
+        figure = nodes.section(ids=["results-figure"])
+        figure += nodes.title(text="Against the published figures")
+        figure += nodes.raw("", f'<div class="results-figure">{_figure_svg(comparisons)}</div>',
+                            format="html")
+        out.append(figure)
+    return out
+
+
+def _resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    for node in list(doctree.findall(results_placeholder)):
+        node.replace_self(_content(app))
+
+
+def _always_reread(app, env, added, changed, removed):
+    return [PAGE] if PAGE in env.found_docs else []
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_node(results_placeholder)
+    app.add_directive("results-page", ResultsPage)
+    app.connect("doctree-resolved", _resolve)
+    app.connect("env-get-outdated", _always_reread)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
