@@ -77,3 +77,51 @@ def test_cli_writes_the_table(results_folder, capsys):
 def test_cli_without_results_says_what_to_run(tmp_path, capsys):
     assert results.main(["--dir", str(tmp_path / "empty")]) == 1
     assert "run the chapters first" in capsys.readouterr().err
+
+
+def test_a_published_figure_is_recorded_with_its_source(results_folder):
+    results.start("03_mlp")
+    results.record("03_mlp", "mnist1d_mlp_test_acc", 65.3, "%", published=68.0,
+                   source="Greydanus & Kobak (2020)")
+    entry = json.loads((results_folder / "03_mlp.json").read_text())["results"]["mnist1d_mlp_test_acc"]
+    assert entry == {"value": 65.3, "unit": "%", "published": 68.0, "source": "Greydanus & Kobak (2020)"}
+
+
+def test_a_published_figure_without_its_source_is_refused():
+    results.start("03_mlp")
+    with pytest.raises(ValueError, match="give both published= and source="):
+        results.record("03_mlp", "acc", 65.3, "%", published=68.0)
+    with pytest.raises(ValueError, match="give both published= and source="):
+        results.record("03_mlp", "acc", 65.3, "%", source="a paper")
+
+
+def test_start_sets_up_a_chapter_in_one_call(results_folder, monkeypatch, capsys):
+    import random
+
+    import nblib
+    import torch
+
+    monkeypatch.setenv("NBLIB_DEVICE", "cpu")
+    monkeypatch.delenv("NBLIB_SMOKE", raising=False)
+    run = nblib.start("01_neuron", seed=3, smoke=False)
+    assert (run.chapter, run.seed, run.smoke, run.device) == ("01_neuron", 3, False, torch.device("cpu"))
+    assert run.pick(6000, 50) == 6000
+    first = (random.random(), torch.rand(1).item())
+    nblib.start("01_neuron", seed=3)
+    assert (random.random(), torch.rand(1).item()) == first, "start did not seed Python and torch"
+    assert "01_neuron: device cpu, seed 3, full settings" in capsys.readouterr().out
+    run.record("acc", 99.0, "%")
+    run.finish()
+    data = json.loads((results_folder / "01_neuron.json").read_text())
+    assert (data["device"], data["smoke"], data["seed"]) == ("cpu", False, 3)
+    assert data["torch"] == torch.__version__
+    assert set(data["results"]) == {"acc", "run_time"}
+
+
+def test_start_in_smoke_mode_picks_the_smoke_settings_and_says_so(results_folder, monkeypatch):
+    import nblib
+
+    monkeypatch.setenv("NBLIB_SMOKE", "1")
+    run = nblib.start("02_learning")
+    assert run.smoke and run.pick(6000, 50) == 50
+    assert json.loads((results_folder / "02_learning.json").read_text())["smoke"] is True
