@@ -10,60 +10,39 @@ The ``+=`` matters: a value used twice (``a * a``, or a diamond ``b = 2a; c = b 
 receives one contribution per use. Visiting nodes in reverse topological order guarantees a
 node's gradient is complete before it is passed on to its parents.
 
+Each operation writes its local derivatives ``d(node)/d(parent)`` exactly once, as the
+``lambda`` it hands to :meth:`Value._result` right beside its forward computation, e.g.
+``lambda a, b, out: (b, a)`` for ``a * b``. Everything else is derived from that lambda:
+:meth:`Value.backward` and :meth:`Value.local_grads` call it; :func:`local_rule` and
+:func:`derivative_texts` read its source (with :mod:`ast`) to write it for people, with the
+graph's names filled in for the backprop stepper.
+
 References:
     - Rumelhart, Hinton & Williams (1986), "Learning representations by back-propagating
       errors", Nature 323: back-propagation, i.e. reverse-mode differentiation of a network.
     - Linnainmaa (1970) and Griewank & Walther (2008), "Evaluating Derivatives": reverse-mode
       automatic differentiation in general.
     - Karpathy (2020), micrograd (github.com/karpathy/micrograd): the design copied here, one
-      ``Value`` class in which each operator defines its local ``_backward`` beside its forward.
-
-For the backprop stepper: :func:`topological_order` lists a graph's nodes inputs first,
-:meth:`Value.local_grads` gives the local derivatives ``d node / d parent`` at the current data,
-and :data:`LOCAL_RULES` (or :func:`local_rule`) gives them as human-readable formulas.
+      ``Value`` class in which each operator writes its derivative beside its forward code.
 """
 from __future__ import annotations
 
+import ast
+import copy
+import functools
+import inspect
 import math
 import numbers
+from math import log
 from typing import Callable
 
-__all__ = ["Value", "topological_order", "LOCAL_RULES", "local_rule"]
+__all__ = ["Value", "topological_order", "local_rule", "derivative_texts", "forward_text"]
 
 
-# One short rule per operation; `a`, `b` are the parents in `_prev` order.
-LOCAL_RULES: dict[str, str] = {
-    "": "leaf (an input or a constant): no parents, nothing to propagate",
-    "+": "d(a+b)/da = 1, d(a+b)/db = 1",
-    "-": "d(a-b)/da = 1, d(a-b)/db = -1",
-    "*": "d(a*b)/da = b, d(a*b)/db = a",
-    "/": "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2",
-    "**": "d(a**b)/da = b * a**(b-1), d(a**b)/db = a**b * ln(a)",
-    "**k": "d(a**k)/da = k * a**(k-1)  (k a constant)",
-    "neg": "d(-a)/da = -1",
-    "exp": "d exp(a)/da = exp(a)",
-    "log": "d log(a)/da = 1/a",
-    "tanh": "d tanh(a)/da = 1 - tanh(a)^2",
-    "relu": "d relu(a)/da = 1 if a > 0 else 0",
-    "sigmoid": "d sigmoid(a)/da = sigmoid(a) * (1 - sigmoid(a))",
-}
-
-
-def local_rule(op: str) -> str:
-    """The rule of :data:`LOCAL_RULES` for ``op``, with the exponent filled in for ``'**2'`` etc."""
-    if op.startswith("**") and op != "**":
-        k = op[2:]
-        return f"d(a**{k})/da = {k} * a**({k}-1)"
-    if op not in LOCAL_RULES:
-        raise KeyError(f"no local rule for op {op!r}; known ops: {sorted(LOCAL_RULES)}")
-    return LOCAL_RULES[op]
-
-
-def _power_rule(a: float, k: float) -> float:
-    """d(a**k)/da = k a**(k-1); at a = 0 with 0 < k < 1 the slope is infinite (as in torch)."""
-    if a == 0.0 and k < 1.0:
-        return 0.0 if k == 0.0 else math.inf
-    return k * a ** (k - 1.0)
+def _pow(a: float, p: float) -> float:
+    """``a ** p``, except that ``0 ** p`` with ``p < 0`` is inf (IEEE 754 and torch) where
+    Python raises ZeroDivisionError. Shown as ``a ** p`` in the derived rules."""
+    return math.inf if a == 0.0 and p < 0.0 else a**p
 
 
 def _type_name(x: object) -> str:
@@ -88,6 +67,8 @@ class Value:
         _op:   the operation that produced it: '+', '-', '*', '/', '**' (Value exponent),
                '**2' / '**-1.5' (constant exponent), 'neg', 'exp', 'log', 'tanh', 'relu',
                'sigmoid', or '' for a leaf.
+        _derivative: the op's local derivatives as a function of the data (see :meth:`_result`);
+               None for a leaf.
     """
 
     def __init__(self, data: float, label: str = "", _prev: tuple = (), _op: str = ""):
@@ -102,8 +83,7 @@ class Value:
         self.label = label
         self._prev: tuple[Value, ...] = tuple(_prev)
         self._op = _op
-        self._backward: Callable[[], None] = lambda: None   # leaves have nothing to propagate
-        self._local_grads: Callable[[], tuple[float, ...]] = lambda: ()
+        self._derivative: Callable[..., tuple] | None = None  # a leaf has nothing to propagate
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -118,60 +98,58 @@ class Value:
             f"got {_type_name(other)}"
         )
 
+    def _result(self, data: float, op: str, parents: tuple,
+                derivative: Callable) -> "Value":
+        """The Value ``data`` that ``op`` computed from ``parents``, which keeps
+        the op's ``derivative`` for the backward pass.
+
+        ``derivative(*parents_data, out_data)`` returns d out / d parent for
+        each parent, in order: ``lambda a, b, out: (b, a)`` for ``a * b``.
+        This lambda is the one place an op's derivative is written:
+        :meth:`backward` calls it (through :meth:`local_grads`) and
+        :func:`local_rule` reads its source, so write it here, in the call.
+        """
+        out = Value(data, _prev=parents, _op=op)
+        out._derivative = derivative
+        return out
+
     def local_grads(self) -> tuple[float, ...]:
-        """d self / d parent_i for each parent in ``_prev`` order, at the current data."""
-        return tuple(float(g) for g in self._local_grads())
+        """d self / d parent for each parent in ``_prev``, at the data now."""
+        if self._derivative is None:           # a leaf
+            return ()
+        parents_data = (p.data for p in self._prev)
+        grads = self._derivative(*parents_data, self.data)
+        if len(grads) != len(self._prev):
+            raise ValueError(f"the derivative of op {self._op!r} gave "
+                             f"{len(grads)} local gradients for "
+                             f"{len(self._prev)} parents")
+        return tuple(float(g) for g in grads)
 
     # ------------------------------------------------------------------ binary operations
+    # Each op: its forward result, and its derivative as `lambda <parents' data>, out: (...)`.
     def __add__(self, other) -> "Value":
         other = self._lift(other, "+")
-        out = Value(self.data + other.data, _prev=(self, other), _op="+")
-
-        def _backward():  # d(a+b)/da = 1, d(a+b)/db = 1: the sum routes the gradient unchanged
-            self.grad += out.grad
-            other.grad += out.grad
-
-        out._backward = _backward
-        out._local_grads = lambda: (1.0, 1.0)
-        return out
+        # a sum hands its gradient on unchanged to both terms
+        return self._result(self.data + other.data, "+", (self, other),
+                            lambda a, b, out: (1, 1))
 
     def __sub__(self, other) -> "Value":
         other = self._lift(other, "-")
-        out = Value(self.data - other.data, _prev=(self, other), _op="-")
-
-        def _backward():  # d(a-b)/da = 1, d(a-b)/db = -1
-            self.grad += out.grad
-            other.grad -= out.grad
-
-        out._backward = _backward
-        out._local_grads = lambda: (1.0, -1.0)
-        return out
+        return self._result(self.data - other.data, "-", (self, other),
+                            lambda a, b, out: (1, -1))
 
     def __mul__(self, other) -> "Value":
         other = self._lift(other, "*")
-        out = Value(self.data * other.data, _prev=(self, other), _op="*")
-
-        def _backward():  # d(a*b)/da = b, d(a*b)/db = a: each factor gets the other one
-            self.grad += other.data * out.grad
-            other.grad += self.data * out.grad
-
-        out._backward = _backward
-        out._local_grads = lambda: (other.data, self.data)
-        return out
+        # (a, b, out) -> (d out/da, d out/db): each factor gets the other
+        return self._result(self.data * other.data, "*", (self, other),
+                            lambda a, b, out: (b, a))
 
     def __truediv__(self, other) -> "Value":
         other = self._lift(other, "/")
         if other.data == 0.0:
             raise ZeroDivisionError(f"division by zero: {self!r} / {other!r}")
-        out = Value(self.data / other.data, _prev=(self, other), _op="/")
-
-        def _backward():  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-            self.grad += out.grad / other.data
-            other.grad += -self.data / other.data**2 * out.grad
-
-        out._backward = _backward
-        out._local_grads = lambda: (1.0 / other.data, -self.data / other.data**2)
-        return out
+        return self._result(self.data / other.data, "/", (self, other),
+                            lambda a, b, out: (1 / b, -a / b**2))
 
     def __pow__(self, other) -> "Value":
         if isinstance(other, Value):  # a ** b with b a Value: both are differentiated
@@ -180,18 +158,8 @@ class Value:
                     f"a ** b with a Value exponent needs a > 0 (d/db a**b = a**b * ln a), "
                     f"got a = {self!r}"
                 )
-            out = Value(self.data**other.data, _prev=(self, other), _op="**")
-
-            def _backward():  # d/da = b a^(b-1), d/db = a^b ln a
-                self.grad += _power_rule(self.data, other.data) * out.grad
-                other.grad += out.data * math.log(self.data) * out.grad
-
-            out._backward = _backward
-            out._local_grads = lambda: (
-                _power_rule(self.data, other.data),
-                out.data * math.log(self.data),
-            )
-            return out
+            return self._result(self.data**other.data, "**", (self, other),
+                                lambda a, b, out: (b * a ** (b - 1), out * log(a)))
 
         if isinstance(other, bool) or not isinstance(other, numbers.Real):
             raise TypeError(
@@ -204,13 +172,11 @@ class Value:
         result = self.data**k
         if isinstance(result, complex):
             raise ValueError(f"{self!r} ** {k!r} is not a real number (negative base, fractional power)")
-        out = Value(result, _prev=(self,), _op="**" + _format_exponent(k))
-
-        def _backward():  # d(a^k)/da = k a^(k-1)
-            self.grad += _power_rule(self.data, k) * out.grad
-
-        out._backward = _backward
-        out._local_grads = lambda: (_power_rule(self.data, k),)
+        # a constant exponent k: only a is differentiated. At a = 0 the slope is inf for
+        # 0 < k < 1 (_pow gives inf) and 0 for k = 0, as in torch.
+        out = self._result(result, "**k", (self,),
+                           lambda a, out: (k * _pow(a, k - 1) if k else 0,))
+        out._op = "**" + _format_exponent(k)  # the op names its exponent: '**2', '**-1.5'
         return out
 
     # Reflected forms: `2 * v`, `1 - v`, `1 / v`, `2 ** v` lift the number to a constant leaf.
@@ -231,14 +197,7 @@ class Value:
 
     # ------------------------------------------------------------------ unary operations
     def __neg__(self) -> "Value":
-        out = Value(-self.data, _prev=(self,), _op="neg")
-
-        def _backward():  # d(-a)/da = -1
-            self.grad -= out.grad
-
-        out._backward = _backward
-        out._local_grads = lambda: (-1.0,)
-        return out
+        return self._result(-self.data, "neg", (self,), lambda a, out: (-1,))
 
     def exp(self) -> "Value":
         try:
@@ -246,74 +205,45 @@ class Value:
         except OverflowError:
             raise OverflowError(f"exp({self.data!r}) is too large for a float (the largest finite result is "
                                 f"exp(709.78)); rescale the input, or use a stable form such as log-sum-exp") from None
-        out = Value(result, _prev=(self,), _op="exp")
-
-        def _backward():  # d exp(a)/da = exp(a): reuse the forward result
-            self.grad += out.data * out.grad
-
-        out._backward = _backward
-        out._local_grads = lambda: (out.data,)
-        return out
+        # exp is its own slope: reuse the forward result
+        return self._result(result, "exp", (self,), lambda a, out: (out,))
 
     def log(self) -> "Value":
         """Natural logarithm."""
         if self.data <= 0.0:
             raise ValueError(f"log() needs a positive value, got {self!r}")
-        out = Value(math.log(self.data), _prev=(self,), _op="log")
-
-        def _backward():  # d log(a)/da = 1/a
-            self.grad += out.grad / self.data
-
-        out._backward = _backward
-        out._local_grads = lambda: (1.0 / self.data,)
-        return out
+        return self._result(math.log(self.data), "log", (self,), lambda a, out: (1 / a,))
 
     def tanh(self) -> "Value":
-        out = Value(math.tanh(self.data), _prev=(self,), _op="tanh")
-
-        def _backward():  # d tanh(a)/da = 1 - tanh(a)^2
-            self.grad += (1.0 - out.data**2) * out.grad
-
-        out._backward = _backward
-        out._local_grads = lambda: (1.0 - out.data**2,)
-        return out
+        # the slope is read off the forward result out = tanh(a)
+        return self._result(math.tanh(self.data), "tanh", (self,),
+                            lambda a, out: (1 - out**2,))
 
     def relu(self) -> "Value":
-        out = Value(self.data if self.data > 0.0 else 0.0, _prev=(self,), _op="relu")
-
-        def _backward():  # d relu(a)/da = 1 if a > 0 else 0 (0 at a = 0, as in PyTorch)
-            self.grad += (1.0 if self.data > 0.0 else 0.0) * out.grad
-
-        out._backward = _backward
-        out._local_grads = lambda: (1.0 if self.data > 0.0 else 0.0,)
-        return out
+        # slope 0 at a = 0, as in PyTorch
+        return self._result(self.data if self.data > 0.0 else 0.0, "relu", (self,),
+                            lambda a, out: (1 if a > 0 else 0,))
 
     def sigmoid(self) -> "Value":
         x = self.data  # the two branches avoid exp overflow for large |x|
         s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-        out = Value(s, _prev=(self,), _op="sigmoid")
-
-        def _backward():  # d sigmoid(a)/da = s (1 - s)
-            self.grad += out.data * (1.0 - out.data) * out.grad
-
-        out._backward = _backward
-        out._local_grads = lambda: (out.data * (1.0 - out.data),)
-        return out
+        return self._result(s, "sigmoid", (self,), lambda a, out: (out * (1 - out),))
 
     # ------------------------------------------------------------------ backward pass
     def backward(self) -> None:
         """Fill ``.grad`` of every node of the graph with d self / d node.
 
-        Like PyTorch, leaf gradients *accumulate* across calls (reset them with
-        :meth:`zero_grad`); interior gradients are recomputed from zero on each call.
+        Like PyTorch, leaf gradients *accumulate* across calls (reset them
+        with :meth:`zero_grad`); interior gradients are rebuilt on each call.
         """
-        order = topological_order(self)
+        order = topological_order(self)      # inputs first, self last
         for node in order:
-            if node._prev:          # interior node: its gradient is rebuilt by this pass
+            if node._prev:                   # interior node: rebuilt below
                 node.grad = 0.0
-        self.grad += 1.0            # d self / d self = 1
-        for node in reversed(order):  # output first: each node is complete before it is used
-            node._backward()
+        self.grad += 1.0                     # d self / d self = 1
+        for node in reversed(order):         # node.grad is complete here
+            for parent, local in zip(node._prev, node.local_grads()):
+                parent.grad += local * node.grad  # the chain rule, one edge
 
     def zero_grad(self) -> None:
         """Set ``.grad = 0.0`` on every node of the graph that ends at this value."""
@@ -326,12 +256,14 @@ class Value:
 
 
 def topological_order(root: Value) -> list[Value]:
-    """All nodes of the graph ending at ``root``, each after all its parents (inputs first, root last).
+    """All nodes of the graph ending at ``root``, each after all its parents
+    (inputs first, root last).
 
-    Iterative depth-first search (no recursion), so a 10,000-node chain is fine.
+    Iterative depth-first search (no recursion): a 10,000-node chain is fine.
     """
     if not isinstance(root, Value):
-        raise TypeError(f"topological_order needs a Value, got {_type_name(root)}")
+        raise TypeError(
+            f"topological_order needs a Value, got {_type_name(root)}")
     order: list[Value] = []
     seen: set[int] = set()
     stack: list[tuple[Value, bool]] = [(root, False)]
@@ -344,7 +276,116 @@ def topological_order(root: Value) -> list[Value]:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        for parent in reversed(node._prev):  # reversed: parents are emitted in operand order
+        # reversed, so that the parents are emitted in operand order
+        for parent in reversed(node._prev):
             if id(parent) not in seen:
                 stack.append((parent, False))
     return order
+
+
+# ---------------------------------------------------------------- the derivatives, as text
+def forward_text(op: str, args: list[str], sep: str = " ") -> str:
+    """How ``op`` is written with its operands ``args``: 'a * b', '-a', 'a**2', 'tanh(a)'."""
+    if op in {"+", "-", "*", "/", "**"}:
+        return f"{args[0]}{sep}{op}{sep}{args[1]}"
+    if op.startswith("**"):
+        return f"{args[0]}**{op[2:]}"
+    if op == "neg":
+        return f"-{args[0]}"
+    return f"{op}({args[0]})"
+
+
+@functools.cache
+def _derivatives() -> dict[str, ast.Lambda]:
+    """Each op's derivative as written in :class:`Value`'s source: op -> the lambda of its
+    ``self._result(data, op, parents, derivative)`` call. Constant powers are filed as '**k'."""
+    found = {}
+    for node in ast.walk(ast.parse(inspect.getsource(Value))):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "_result":
+            op, derivative = ast.literal_eval(node.args[1]), node.args[3]
+            if not (isinstance(derivative, ast.Lambda) and isinstance(derivative.body, ast.Tuple)):
+                raise TypeError(f"op {op!r}: write its derivative as a lambda returning a tuple")
+            found[op] = derivative
+    return found
+
+
+def _parse(text: str) -> ast.expr:
+    """``text`` as an expression, or as an opaque name where it is none (a label 'my loss')."""
+    try:
+        return ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return ast.Name(id=text)
+
+
+class _Rewrite(ast.NodeTransformer):
+    """Write a derivative for reading: put ``texts`` in for names, show ``_pow(x, p)`` as
+    ``x ** p``, and keep only the branch taken of ``x if k else y`` once k is a number."""
+
+    def __init__(self, texts: dict[str, str]):
+        self.texts = texts
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return _parse(self.texts[node.id]) if node.id in self.texts else node
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == "_pow":
+            return ast.BinOp(node.args[0], ast.Pow(), node.args[1])
+        return node
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        self.generic_visit(node)
+        try:
+            taken = ast.literal_eval(node.test)
+        except (ValueError, TypeError, SyntaxError):  # the test still has names in it
+            return node
+        return node.body if taken else node.orelse
+
+
+def derivative_texts(op: str, args: list[str] | None = None, out: str | None = None,
+                     factor: bool = False) -> list[str]:
+    """The local derivatives d(out)/d(parent) of ``op`` as text, one per parent, read from
+    the lambda that :class:`Value` wrote for ``op``.
+
+    ``args`` name the parents (default 'a', 'b'), ``out`` the result (default: the forward
+    expression, e.g. 'tanh(a)'); the exponent of '**2' is filled in for k. With ``factor``,
+    a sum is parenthesised, so that the text can follow ``x *``.
+
+    >>> derivative_texts("*", ["x", "w"]), derivative_texts("tanh", ["n"], "o")
+    (['w', 'x'], ['1 - o ** 2'])
+    """
+    kind = "**k" if op.startswith("**") and op != "**" else op
+    derivative = _derivatives().get(kind)
+    if derivative is None:
+        raise KeyError(f"no local rule for op {op!r}; known ops: {sorted(_derivatives())}")
+    *params, out_param = [p.arg for p in derivative.args.args]
+    args = ["a", "b"][:len(params)] if args is None else list(args)
+    if len(args) != len(params):
+        raise ValueError(f"op {op!r} has {len(params)} parents, got names {args}")
+    texts = dict(zip(params, args))
+    texts[out_param] = forward_text(op, args) if out is None else out
+    if kind == "**k" and op != kind:          # '**2': the exponent k is known
+        texts["k"] = op[2:]
+    exprs = [_Rewrite(texts).visit(copy.deepcopy(e)) for e in derivative.body.elts]
+    return [f"({ast.unparse(e)})" if factor and _is_sum(e) else ast.unparse(e) for e in exprs]
+
+
+def _is_sum(e: ast.expr) -> bool:
+    """Whether ``x * e`` would need parentheses around ``e``: a + b, a - b, x if c else y."""
+    loose = (ast.IfExp, ast.Compare, ast.BoolOp, ast.Lambda, ast.NamedExpr)
+    return isinstance(e, loose) or (isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub)))
+
+
+def local_rule(op: str) -> str:
+    """The local derivatives of ``op`` as one line, e.g. 'd(a*b)/da = b, d(a*b)/db = a'.
+
+    Derived from the lambda that :class:`Value` wrote for ``op`` (see :func:`derivative_texts`);
+    '**2' fills in the exponent, '**k' keeps it as k; '' is a leaf.
+    """
+    if op == "":
+        return "leaf (an input or a constant): no parents, nothing to propagate"
+    exprs = derivative_texts(op)
+    args = ["a", "b"][:len(exprs)]
+    forward = forward_text(op, args, sep="")
+    d = f"d {forward}" if forward.endswith(")") else f"d({forward})"
+    return ", ".join(f"{d}/d{x} = {e}" for x, e in zip(args, exprs))

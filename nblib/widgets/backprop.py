@@ -11,6 +11,8 @@ Given the output ``root`` of a graph of :class:`nblib.autograd.Value`, the stepp
 
 4. a last frame with every gradient.
 
+The local derivative on each edge is shown as the op's own derivative, read from
+:mod:`nblib.autograd` with the graph's names put in (:func:`nblib.autograd.derivative_texts`).
 The gradients are computed here from :meth:`Value.local_grads`, exactly as
 :meth:`Value.backward` would compute them on a fresh graph, *without touching* the graph's own
 ``.grad`` attributes: showing a stepper never changes the numbers a reader is working with.
@@ -20,14 +22,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from nblib.autograd import Value, local_rule, topological_order
+from nblib.autograd import Value, derivative_texts, forward_text, local_rule, topological_order
 
 from .stepper import Stepper
 
 __all__ = ["BackpropStepper", "backprop_frames", "graph_layout"]
-
-_BINARY = {"+", "-", "*", "/", "**"}
-
 
 def _fmt(x: float) -> str:
     """A number as a reader writes it: 4 significant digits, no trailing zeros."""
@@ -99,36 +98,19 @@ def _expr(node: Value, names: dict[int, str], args: list[str] | None = None) -> 
 
     With ``args``, those strings stand for the parents instead (e.g. their values).
     """
-    op = node._op
-    args = [names[id(p)] for p in node._prev] if args is None else args
-    if not op:
+    if not node._op:
         return _fmt(node.data)
-    if op in _BINARY:
-        return f"{args[0]} {op} {args[1]}"
-    if op.startswith("**"):
-        return f"{args[0]}**{op[2:]}"
-    if op == "neg":
-        return f"-{args[0]}"
-    return f"{op}({args[0]})"
+    return forward_text(node._op, [names[id(p)] for p in node._prev] if args is None else args)
 
 
 def _local_expr(node: Value, slot: int, names: dict[int, str]) -> str:
-    """d node / d parent[slot] written with names, e.g. 'b' for d(a*b)/da."""
-    op, args, me = node._op, [names[id(p)] for p in node._prev], names[id(node)]
-    a = args[0]
-    b = args[1] if len(args) > 1 else ""
-    table = {
-        "+": ("1", "1"), "-": ("1", "-1"), "*": (b, a), "/": (f"1/{b}", f"-{a}/{b}^2"),
-        "**": (f"{b}*{a}**({b}-1)", f"{me}*ln({a})"), "neg": ("-1",), "exp": (me,),
-        "log": (f"1/{a}",), "tanh": (f"(1 - {me}^2)",), "relu": (f"[{a} > 0]",),
-        "sigmoid": (f"{me}*(1 - {me})",),
-    }
-    if op.startswith("**") and op != "**":
-        k = op[2:]
-        return f"{k}*{a}**({k}-1)"
-    if op in table and slot < len(table[op]):
-        return table[op][slot]
-    return f"d{me}/d{args[slot]}"
+    """d node / d parent[slot] in the graph's names, e.g. 'b' for d(a*b)/da, '(1 - L ** 2)'
+    for L = tanh(n): the op's own derivative (from nblib.autograd) with the names put in."""
+    args = [names[id(p)] for p in node._prev]
+    try:
+        return derivative_texts(node._op, args, names[id(node)], factor=True)[slot]
+    except (KeyError, ValueError):  # an op that Value does not define: just name it
+        return f"d{names[id(node)]}/d{args[slot]}"
 
 
 def backprop_frames(root: Value) -> list[dict[str, Any]]:

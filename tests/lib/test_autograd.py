@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from nblib.autograd import LOCAL_RULES, Value, local_rule, topological_order
+from nblib.autograd import Value, derivative_texts, local_rule, topological_order
 
 TOL = 1e-6
 
@@ -238,13 +238,81 @@ def test_local_grads_are_the_torch_partial_derivatives(seed):
             assert mine == pytest.approx(theirs.item(), abs=TOL, rel=TOL)
 
 
-def test_every_op_has_a_local_rule():
-    for op in ["", "+", "-", "*", "/", "**", "neg", "exp", "log", "tanh", "relu", "sigmoid"]:
-        assert local_rule(op) == LOCAL_RULES[op]
-    assert LOCAL_RULES["*"] == "d(a*b)/da = b, d(a*b)/db = a"
-    assert local_rule("**2") == "d(a**2)/da = 2 * a**(2-1)"
-    with pytest.raises(KeyError, match="no local rule"):
+# Each op's rule as a reader should see it. local_rule derives it from the op's code.
+EXPECTED_RULES = {
+    "": "leaf (an input or a constant): no parents, nothing to propagate",
+    "+": "d(a+b)/da = 1, d(a+b)/db = 1",
+    "-": "d(a-b)/da = 1, d(a-b)/db = -1",
+    "*": "d(a*b)/da = b, d(a*b)/db = a",
+    "/": "d(a/b)/da = 1 / b, d(a/b)/db = -a / b ** 2",
+    "**": "d(a**b)/da = b * a ** (b - 1), d(a**b)/db = a ** b * log(a)",
+    "**k": "d(a**k)/da = k * a ** (k - 1) if k else 0",
+    "**2": "d(a**2)/da = 2 * a ** (2 - 1)",
+    "**-1.5": "d(a**-1.5)/da = -1.5 * a ** (-1.5 - 1)",
+    "**0": "d(a**0)/da = 0",
+    "neg": "d(-a)/da = -1",
+    "exp": "d exp(a)/da = exp(a)",
+    "log": "d log(a)/da = 1 / a",
+    "tanh": "d tanh(a)/da = 1 - tanh(a) ** 2",
+    "relu": "d relu(a)/da = 1 if a > 0 else 0",
+    "sigmoid": "d sigmoid(a)/da = sigmoid(a) * (1 - sigmoid(a))",
+}
+
+
+@pytest.mark.parametrize("op", sorted(EXPECTED_RULES))
+def test_every_op_has_a_rule_derived_from_its_code(op):
+    assert local_rule(op) == EXPECTED_RULES[op]
+
+
+def test_rules_of_unknown_ops_are_a_clear_error():
+    with pytest.raises(KeyError, match="no local rule for op 'sin'"):
         local_rule("sin")
+    with pytest.raises(ValueError, match="op '\\*' has 2 parents"):
+        derivative_texts("*", ["x"])
+
+
+def test_derivative_texts_put_the_graph_names_in():
+    assert derivative_texts("*", ["x", "w"], "y") == ["w", "x"]
+    assert derivative_texts("tanh", ["n"], "o") == ["1 - o ** 2"]
+    assert derivative_texts("tanh", ["n"], "o", factor=True) == ["(1 - o ** 2)"]
+    assert derivative_texts("**3", ["h"], "y") == ["3 * h ** (3 - 1)"]
+    assert derivative_texts("**", ["x", "p"], "y") == ["p * x ** (p - 1)", "y * log(x)"]
+    assert derivative_texts("relu", ["my input"], "y", factor=True) == ["(1 if my input > 0 else 0)"]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+# What the rule texts call: they are evaluated as Python below.
+TEXT_FUNCTIONS = {"log": math.log, "exp": math.exp, "tanh": math.tanh, "sigmoid": _sigmoid,
+                  "relu": lambda x: max(x, 0.0)}
+RULE_OPS = ["+", "-", "*", "/", "**", "**k", "**2", "**3", "**-1.5", "**0.5", "**0", "neg",
+            "exp", "log", "tanh", "relu", "sigmoid"]
+
+
+@pytest.mark.parametrize("op", RULE_OPS)
+def test_rule_texts_evaluate_to_the_torch_partial_derivatives(op):
+    """The text shown to a reader is the derivative: evaluated, it gives torch's partials."""
+    rng = random.Random(op)
+    for _ in range(10):
+        a = rng.uniform(0.2, 3.0) if op in {"**", "log", "**-1.5", "**0.5"} else rng.uniform(-3, 3)
+        b = rng.choice([-1, 1]) * rng.uniform(0.2, 3.0)
+        k = rng.uniform(-2.0, 3.0) if op == "**k" else None
+        texts = derivative_texts(op)     # parents a, b; the result written as 'tanh(a)', ...
+        parents = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (a, b)]
+        parents = parents[:len(texts)]
+        if op.startswith("**") and op != "**":
+            exponent = k if op == "**k" else float(op[2:])
+            if op == "**k":
+                parents[0] = torch.tensor(abs(a) + 0.1, dtype=torch.float64, requires_grad=True)
+            out = parents[0] ** exponent
+        else:
+            out = TORCH_OP[op](*parents)
+        partials = torch.autograd.grad(out, parents)
+        env = {"a": parents[0].item(), "b": b, "k": k, **TEXT_FUNCTIONS}
+        for text, partial in zip(texts, partials, strict=True):
+            assert eval(text, env) == pytest.approx(partial.item(), rel=1e-9, abs=1e-12), text
 
 
 # ---------------------------------------------------------------- repr and errors
@@ -254,7 +322,9 @@ def test_repr_is_deterministic():
     a = Value(0.5, "a")
     (a * a).backward()
     assert repr(a) == "Value(data=0.5, grad=1.0, label='a')"
-    assert repr(Value(0.1) + Value(0.2)) == repr(Value(0.1) + Value(0.2))
+    # 0.1 + 0.2 in float64 is 0.30000000000000004 (as torch computes it too)
+    assert (torch.tensor(0.1, dtype=torch.float64) + 0.2).item() == 0.30000000000000004
+    assert repr(Value(0.1) + Value(0.2)) == "Value(data=0.30000000000000004, grad=0.0)"
 
 
 @pytest.mark.parametrize(

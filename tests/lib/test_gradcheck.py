@@ -83,7 +83,7 @@ def test_the_check_catches_a_wrong_gradient():
 
         def tanh(self):
             out = super().tanh()
-            out._backward = lambda: setattr(self, "grad", self.grad + (1 - out.data) * out.grad)
+            out._derivative = lambda a, out: (1 - out,)   # backward() uses whatever is here
             return out
 
     x = Broken(0.8)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import nblib.widgets as widgets
-from nblib.autograd import Value, topological_order
+from nblib.autograd import Value, derivative_texts, topological_order
 from nblib.widgets import BackpropStepper, Stepper, backprop_frames, jsonable, validate_frames
 from paths import ROOT
 
@@ -165,6 +165,51 @@ def test_backprop_edge_frames_state_the_chain_rule_with_numbers():
     captions = [f["caption"] for f in backprop_frames(L)]
     assert "Chain rule along a → c: dL/da += dL/dc * b = 0.5 * -3 = -1.5; dL/da is now -1.5." in captions
     assert any("dL/dL = 1" in c for c in captions)
+
+
+def test_backprop_captions_show_the_derived_local_derivative_of_each_op():
+    root, _ = _neuron()
+    frames = {f["label"]: f for f in backprop_frames(root)}
+    tanh_edge = frames["backward, edge n → o"]
+    assert tanh_edge["caption"] == ("Chain rule along n → o: do/dn += do/do * (1 - o ** 2) = "
+                                    "1 * 0.5 = 0.5; do/dn is now 0.5.")
+    assert tanh_edge["rule"] == "o = tanh(n):   d tanh(a)/da = 1 - tanh(a) ** 2"
+    assert "do/dx1 += do/dv2 * w1 = " in frames["backward, edge x1 → v2"]["caption"]
+    assert "do/dw1 += do/dv2 * x1 = " in frames["backward, edge w1 → v2"]["caption"]
+
+
+def _every_op():
+    """A graph with every kind of op and a value used many times."""
+    a, b, c = Value(0.7, label="a"), Value(-1.3, label="b"), Value(1.9, label="c")
+    h = (a * b + c.tanh()) / (b**2 + 1) - a.sigmoid() * 3
+    L = h.exp() + c.log() + (a - b).relu() + c**a + (-h) ** 0.5
+    L.label = "L"
+    return L
+
+
+def test_backprop_captions_of_every_op_evaluate_to_the_local_gradient():
+    """Each edge caption writes d child/d parent in the graph's names; evaluated with the
+    graph's values, that text is the local gradient (which test_autograd checks against torch)."""
+    root = _every_op()
+    order = topological_order(root)
+    edges = [(child, slot) for child in reversed(order) for slot in range(len(child._prev))]
+    frames = backprop_frames(root)
+    edge_frames = [f for f in frames if f["label"].startswith("backward, edge")]
+    assert len(edge_frames) == len(edges)
+    names = {n["id"]: n["name"] for n in frames[-1]["nodes"]}
+    env = {n["name"]: n["value"] for n in frames[-1]["nodes"]} | {"log": math.log}
+    ops = set()
+    for (child, slot), frame in zip(edges, edge_frames):
+        child_id, parent_id = frame["active_nodes"]
+        c, p = names[child_id], names[parent_id]
+        # 'Chain rule along p → c: dL/dp += dL/dc * <local> = <g> * <number> = ...'
+        local = frame["caption"].split(f" += dL/d{c} * ", 1)[1].rsplit(" = ", 2)[0]
+        assert local == derivative_texts(child._op, [names[f"n{order.index(q)}"]
+                                                     for q in child._prev], c, factor=True)[slot]
+        assert eval(local, env) == pytest.approx(child.local_grads()[slot], rel=1e-12), local
+        ops.add(child._op)
+    assert ops == {"+", "-", "*", "/", "**", "**2", "**0.5", "neg", "exp", "log", "tanh", "relu",
+                   "sigmoid"}
 
 
 def test_backprop_layout_goes_left_to_right_by_depth():
