@@ -150,7 +150,7 @@ function renderBars(frame) {
   const vecs = frame.vectors || (frame.values ? [{
     name: frame.name, values: frame.values, labels: frame.labels, highlight: frame.highlight,
   }] : []);
-  const BW = 30, GAP = 40, PH = 150, TOP = 24;
+  const BW = 30, GAP = 40, PH = 150, TOP = 36; // TOP: room for the name above the tallest bar's value
   let x0 = 8, body = "";
   for (const v of vecs) {
     const vals = v.values || [];

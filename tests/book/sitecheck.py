@@ -1,8 +1,9 @@
-"""Helpers for tests/test_book.py: serve the built site on 127.0.0.1 and drive Debian's Chromium.
+"""Helpers for the browser tests (tests/book/test_book.py, test_stepper_renderers.py): serve a
+folder on 127.0.0.1 and drive Debian's Chromium.
 
 Kept apart from the tests so that the same checks can be run by hand on any built site::
 
-    .venv/bin/python tests/sitecheck.py _build/html
+    .venv/bin/python tests/book/sitecheck.py _build/html
 
 Nothing here downloads a browser: Playwright drives the system ``chromium`` binary.
 """
@@ -48,8 +49,8 @@ def find_chromium() -> str:
     if found:
         return found
     raise RuntimeError(
-        "Chromium is needed for the browser tests and was not found: install it with "
-        "`apt-get install chromium` (Debian/Ubuntu). Do not run `playwright install`: the "
+        "Chromium is needed for the browser tests and was not found: run `make system-deps` "
+        "(it installs Debian's `chromium` with apt-get). Do not run `playwright install`: the "
         "tests use the system browser and must work offline."
     )
 
