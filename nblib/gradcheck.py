@@ -25,10 +25,15 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from nblib import validate
 from nblib.autograd import Value
 
 __all__ = ["numerical_grad", "max_rel_error", "rel_error", "max_abs_diff", "numerical_grad_list",
            "value_grad_list", "check_value_grad"]
+
+
+_WHY_F64 = (": in lower precision the round-off in f(x+eps) - f(x-eps) swamps the "
+            "difference; convert it with x.double()")
 
 
 def _as_float(out, what: str = "f") -> float:
@@ -58,15 +63,8 @@ def numerical_grad(f: Callable[[Tensor], Tensor], x: Tensor, eps: float = 1e-6) 
     Returns:
         a float64 tensor shaped like ``x`` (and on its device).
     """
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dtype != torch.float64:
-        raise TypeError(
-            f"numerical_grad needs a float64 tensor, got {x.dtype}: in lower precision the "
-            "round-off in f(x+eps) - f(x-eps) swamps the difference"
-        )
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
+    validate.tensor("numerical_grad x", x, dtype=torch.float64, hint=_WHY_F64)
+    validate.number("eps", eps, gt=0)
     x = x.detach().clone(memory_format=torch.contiguous_format)
     flat = x.view(-1)                              # (n,) a view: writing it moves x
     grad = torch.zeros_like(flat)
@@ -125,8 +123,7 @@ def numerical_grad_list(f: Callable[[list[float]], float], xs: Sequence[float],
     ``f`` may return a float, a 0-d tensor or a :class:`~nblib.autograd.Value`, so the same
     function can be checked here and differentiated by :func:`value_grad_list`.
     """
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
+    validate.number("eps", eps, gt=0)
     xs = [float(x) for x in xs]
     grad = []
     for i in range(len(xs)):

@@ -6,8 +6,11 @@ Every optimizer is a subclass of :class:`Optimizer`, which holds
   different parameters can use different hyperparameters (and a scheduler can change ``lr``);
 * ``state``: a dict keyed by parameter tensor with per-parameter buffers (momentum, moments);
 
-and a subclass only writes ``_update(p, grad, state, group)``: the maths of one step for one
-tensor. ``step()`` runs under ``torch.no_grad()`` and skips parameters whose ``.grad`` is None.
+and a subclass writes ``_update(p, grad, state, group)``, the maths of one step for one tensor
+(and ``_init_state(p, group)``, its buffers before the first step). ``step()`` runs under
+``torch.no_grad()`` and skips parameters whose ``.grad`` is None. Nothing in a step reads a
+tensor's value on the host (the step count is a Python int), so a step on a GPU never waits
+for the GPU.
 
 References:
     - Polyak (1964), "Some methods of speeding up the convergence of iteration methods":
@@ -23,28 +26,18 @@ References:
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Callable, Iterable
 
 import torch
 from torch import Tensor
 
+from nblib import validate
+
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW"]
 
 
-def _check_number(name: str, value: Any, low: float = 0.0, high: float | None = None,
-                  high_inclusive: bool = False) -> None:
-    """Raise a clear error unless ``low <= value`` (and ``value < high`` or ``<= high``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}: {value!r}")
-    if high is None:
-        if not value >= low:
-            raise ValueError(f"invalid {name}: {value!r} (must be >= {low})")
-    else:
-        ok = low <= value <= high if high_inclusive else low <= value < high
-        if not ok:
-            bracket = "]" if high_inclusive else ")"
-            raise ValueError(f"invalid {name}: {value!r} (must be in [{low}, {high}{bracket})")
+def _zeros_like(p: Tensor) -> Tensor:
+    return torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
 class Optimizer:
@@ -88,7 +81,8 @@ class Optimizer:
             raise ValueError("optimizer got an empty parameter list")
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
-                raise TypeError(f"params[{i}] must be a torch.Tensor, got {type(p).__name__}: {p!r}")
+                raise TypeError(f"params[{i}] must be a torch.Tensor, got {type(p).__name__}: "
+                                f"{p!r} (pass model.parameters())")
             if not p.requires_grad:
                 raise ValueError(f"params[{i}] (shape {tuple(p.shape)}) does not require grad")
             if not p.is_leaf:
@@ -133,10 +127,17 @@ class Optimizer:
                     continue
                 if p.grad.is_sparse:
                     raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-                self._update(p, p.grad, self.state.setdefault(p, {}), group)
+                if p not in self.state:
+                    self.state[p] = self._init_state(p, group)
+                self._update(p, p.grad, self.state[p], group)
         return loss
 
-    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        """The per-parameter buffers before the first step (overridden by subclasses)."""
+        return {}
+
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -174,10 +175,10 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        _check_number("lr", group["lr"])
-        _check_number("momentum", group["momentum"])
-        _check_number("dampening", group["dampening"], 0.0, 1.0, high_inclusive=True)
-        _check_number("weight_decay", group["weight_decay"])
+        validate.number("lr", group["lr"], ge=0)
+        validate.number("momentum", group["momentum"], ge=0)
+        validate.number("dampening", group["dampening"], ge=0, le=1)
+        validate.number("weight_decay", group["weight_decay"], ge=0)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"nesterov=True requires momentum > 0 and dampening = 0, got "
@@ -187,15 +188,15 @@ class SGD(Optimizer):
     def _update(self, p, grad, state, group):
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         if wd != 0:
-            grad = grad.add(p, alpha=wd)                          # g = grad + wd * p
+            grad = grad.add(p, alpha=wd)                    # g = grad + wd p
         if mu != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = grad.detach().clone()   # v = g
-            else:
-                buf.mul_(mu).add_(grad, alpha=1 - group["dampening"])  # v = mu v + (1 - d) g
-            grad = grad.add(buf, alpha=mu) if group["nesterov"] else buf
-        p.add_(grad, alpha=-lr)                                   # p = p - lr * step
+            v = state.get("momentum_buffer")
+            if v is None:                                   # first step: v = g
+                v = state["momentum_buffer"] = grad.detach().clone()
+            else:                                           # v = mu v + (1-d) g
+                v.mul_(mu).add_(grad, alpha=1 - group["dampening"])
+            grad = grad.add(v, alpha=mu) if group["nesterov"] else v
+        p.add_(grad, alpha=-lr)                             # p = p - lr step
 
 
 class RMSprop(Optimizer):
@@ -221,38 +222,38 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        _check_number("lr", group["lr"])
-        _check_number("alpha", group["alpha"], 0.0, 1.0, high_inclusive=True)
-        _check_number("eps", group["eps"])
-        _check_number("weight_decay", group["weight_decay"])
-        _check_number("momentum", group["momentum"])
+        validate.number("lr", group["lr"], ge=0)
+        validate.number("alpha", group["alpha"], ge=0, le=1)
+        validate.number("eps", group["eps"], ge=0)
+        validate.number("weight_decay", group["weight_decay"], ge=0)
+        validate.number("momentum", group["momentum"], ge=0)
+
+    def _init_state(self, p, group):
+        state = {"step": 0, "square_avg": _zeros_like(p)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = _zeros_like(p)
+        if group["centered"]:
+            state["grad_avg"] = _zeros_like(p)
+        return state
 
     def _update(self, p, grad, state, group):
-        alpha, eps, mu, wd = group["alpha"], group["eps"], group["momentum"], group["weight_decay"]
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            if mu > 0:
-                state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            if group["centered"]:
-                state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        lr, eps, mu = group["lr"], group["eps"], group["momentum"]
+        alpha, wd = group["alpha"], group["weight_decay"]
         state["step"] += 1
         if wd != 0:
-            grad = grad.add(p, alpha=wd)
-        square_avg = state["square_avg"]
-        square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)      # s = a s + (1-a) g^2
-        if group["centered"]:
-            grad_avg = state["grad_avg"]
-            grad_avg.lerp_(grad, 1 - alpha)                               # m = a m + (1-a) g
-            denom = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_().add_(eps)
-        else:
-            denom = square_avg.sqrt().add_(eps)
+            grad = grad.add(p, alpha=wd)                   # g = grad + wd p
+        s = state["square_avg"]                            # s = a s + (1-a) g^2
+        s.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+        if group["centered"]:                              # m = a m + (1-a) g
+            m = state["grad_avg"].lerp_(grad, 1 - alpha)
+            s = s.addcmul(m, m, value=-1)                  # s - m^2 (a copy)
+        denom = s.sqrt().add_(eps)                         # sqrt(s) + eps
         if mu > 0:
-            buf = state["momentum_buffer"]
-            buf.mul_(mu).addcdiv_(grad, denom)                            # b = mu b + g / denom
-            p.add_(buf, alpha=-group["lr"])
+            b = state["momentum_buffer"]
+            b.mul_(mu).addcdiv_(grad, denom)               # b = mu b + g/denom
+            p.add_(b, alpha=-lr)                           # p = p - lr b
         else:
-            p.addcdiv_(grad, denom, value=-group["lr"])                   # p = p - lr g / denom
+            p.addcdiv_(grad, denom, value=-lr)             # p = p - lr g/denom
 
 
 class Adam(Optimizer):
@@ -284,41 +285,40 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        _check_number("lr", group["lr"])
-        _check_number("eps", group["eps"])
-        _check_number("weight_decay", group["weight_decay"])
+        validate.number("lr", group["lr"], ge=0)
+        validate.number("eps", group["eps"], ge=0)
+        validate.number("weight_decay", group["weight_decay"], ge=0)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        _check_number("beta1 (betas[0])", betas[0], 0.0, 1.0)
-        _check_number("beta2 (betas[1])", betas[1], 0.0, 1.0)
+        validate.number("beta1 (betas[0])", betas[0], ge=0, lt=1)
+        validate.number("beta2 (betas[1])", betas[1], ge=0, lt=1)
+
+    def _init_state(self, p, group):
+        state = {"step": 0, "exp_avg": _zeros_like(p), "exp_avg_sq": _zeros_like(p)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = _zeros_like(p)
+        return state
 
     def _update(self, p, grad, state, group):
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         state["step"] += 1
-        t = state["step"]
-        if wd != 0:
-            if self._decoupled:
-                p.mul_(1 - lr * wd)                       # AdamW: shrink the weights directly
-            else:
-                grad = grad.add(p, alpha=wd)              # Adam: L2 penalty inside the gradient
+        t = state["step"]                               # a Python int: no sync
+        if wd != 0 and self._decoupled:
+            p.mul_(1 - lr * wd)                         # AdamW: p = (1-lr wd) p
+        elif wd != 0:
+            grad = grad.add(p, alpha=wd)                # Adam: g = grad + wd p
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m.lerp_(grad, 1 - beta1)                          # m = b1 m + (1 - b1) g
-        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)   # v = b2 v + (1 - b2) g^2
+        m.lerp_(grad, 1 - beta1)                        # m = b1 m + (1-b1) g
+        v.mul_(beta2)                                   # v = b2 v + (1-b2) g^2
+        v.addcmul_(grad, grad, value=1 - beta2)
         if group["amsgrad"]:
-            torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-            v = state["max_exp_avg_sq"]
-        bias_correction1 = 1 - beta1**t
-        bias_correction2 = 1 - beta2**t
-        denom = (v.sqrt() / math.sqrt(bias_correction2)).add_(eps)   # sqrt(v_hat) + eps
-        p.addcdiv_(m, denom, value=-lr / bias_correction1)           # p -= lr m_hat / denom
+            v_max = state["max_exp_avg_sq"]
+            v = torch.maximum(v_max, v, out=v_max)      # v = max(v_max, v)
+        step_size = lr / (1 - beta1**t)                 # lr m_hat = step_size m
+        denom = v.sqrt() / math.sqrt(1 - beta2**t) + eps  # sqrt(v_hat) + eps
+        p.addcdiv_(m, denom, value=-step_size)          # p = p - lr m_hat/denom
 
 
 class AdamW(Adam):

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from nblib import validate
+
 __all__ = ["STYLE", "use_style", "learning_curves", "decision_boundary", "image_grid", "heatmap", "new_axes"]
 
 STYLE = {
@@ -78,11 +80,8 @@ def decision_boundary(predict: Callable | torch.nn.Module, x, y, ax=None, title:
     ``predict`` maps a float32 tensor (m, 2) to logits (m, C), one score per point (m,) or (m, 1)
     (thresholded at 0), or class labels (m,).
     """
-    x, y = _np(x), _np(y)
-    if x.ndim != 2 or x.shape[1] != 2:
-        raise ValueError(f"decision_boundary needs 2-D points x of shape (n, 2), got {x.shape}")
-    if y.shape != (x.shape[0],):
-        raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got {y.shape}")
+    x = validate.array("decision_boundary: the 2-D points x", _np(x), shape=("n", 2))
+    y = validate.array("y (one label per point of x)", _np(y), shape=(len(x),))
     (x0, y0), (x1, y1) = x.min(0) - margin, x.max(0) + margin
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     grid = torch.tensor(np.c_[gx.ravel(), gy.ravel()], dtype=torch.float32)
@@ -152,9 +151,7 @@ def image_grid(images, labels=None, preds=None, ncols: int = 8, title: str | Non
 def heatmap(matrix, xlabels=None, ylabels=None, ax=None, title: str = "", xlabel: str = "", ylabel: str = "",
             annotate: bool | None = None, fmt: str = ".2g", cmap: str = "viridis", colorbar: bool = True):
     """Heatmap of a 2-D array (confusion matrices, weights, attention), optionally annotated."""
-    m = _np(matrix)
-    if m.ndim != 2:
-        raise ValueError(f"heatmap needs a 2-D matrix, got shape {m.shape}")
+    m = validate.array("heatmap: the 2-D matrix", _np(matrix), shape=("rows", "columns"))
     for name, labels, size in (("xlabels", xlabels, m.shape[1]), ("ylabels", ylabels, m.shape[0])):
         if labels is not None and len(labels) != size:
             raise ValueError(f"{name} needs {size} entries for a matrix of shape {m.shape}, got {len(labels)}")

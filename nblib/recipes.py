@@ -13,22 +13,30 @@ from nblib.train import evaluate, fit
 __all__ = ["train_mnist1d_baseline", "fit_full_batch"]
 
 
-def train_mnist1d_baseline(model: nn.Module, splits, *, steps: int = 6000, batch_size: int = 100,
-                           lr: float = 1e-2, seed: int = 0, device=None):
-    """Train ``model`` with the published MNIST-1D settings (Adam, lr 1e-2, batch 100, 6000 steps,
-    no schedule, no weight decay) and return ``(test accuracy in %, History)``.
+def train_mnist1d_baseline(model: nn.Module, splits, *, steps: int = 6000,
+                           batch_size: int = 100, lr: float = 1e-2,
+                           seed: int = 0, device=None):
+    """Train ``model`` with the published MNIST-1D settings (Greydanus & Kobak
+    2020: Adam, lr 1e-2, batch 100, 6000 steps, no schedule, no weight decay)
+    and return ``(test accuracy in %, History)``.
 
-    Uses ``nblib.train.fit``; the final model is evaluated once on the test set (no model
-    selection on it).
+    Uses ``nblib.train.fit``; the final model is evaluated once on the test
+    set (no model selection on it).
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = _device_of(model, device)
     model.to(device)
-    batches = make_loader(splits.x_train, splits.y_train, batch_size, seed=seed, drop_last=True).to(device)
+    batches = make_loader(splits.x_train, splits.y_train, batch_size, seed=seed,
+                          drop_last=True).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = fit(model, batches, loss_fn=F.cross_entropy, optimizer=optimizer, steps=steps,
-                  eval_every=max(1, steps // 24), progress=False)
-    result = evaluate(model, [(splits.x_test.to(device), splits.y_test.to(device))], F.cross_entropy)
-    return 100 * result["acc"], history
+    history = fit(model, batches, loss_fn=F.cross_entropy, optimizer=optimizer,
+                  steps=steps, eval_every=max(1, steps // 24), progress=False)
+    test = [(splits.x_test.to(device), splits.y_test.to(device))]   # one batch
+    return 100 * evaluate(model, test, F.cross_entropy)["acc"], history
+
+
+def _device_of(model: nn.Module, device=None) -> torch.device:
+    """``device`` if given, else the device of the model's parameters."""
+    return torch.device(device) if device is not None else next(model.parameters()).device
 
 
 def fit_full_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, *, lr: float = 1e-2,
@@ -37,7 +45,7 @@ def fit_full_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: in
 
     The model and the data go to ``device`` (default: the model's device) once, before training.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = _device_of(model, device)
     model.to(device)
     batch = [(x.to(device), y.to(device))]  # a "loader" with one batch: the full data
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

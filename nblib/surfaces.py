@@ -17,6 +17,8 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from nblib import validate
+
 __all__ = ["quadratic", "rosenbrock", "beale", "himmelblau", "MINIMA", "trajectory", "grid"]
 
 # Known global minima, all with value 0.
@@ -33,40 +35,37 @@ MINIMA: dict[str, list[tuple[float, float]]] = {
 }
 
 
-def _split(xy: Tensor, name: str) -> tuple[Tensor, Tensor]:
-    if not isinstance(xy, Tensor):
-        raise TypeError(f"{name} expects a torch.Tensor of shape (..., 2), got {type(xy).__name__}")
-    if xy.dim() == 0 or xy.shape[-1] != 2:
-        raise ValueError(f"{name} expects a tensor of shape (..., 2), got shape {tuple(xy.shape)}")
-    return xy[..., 0], xy[..., 1]                          # (...), (...)
-
-
 def quadratic(xy: Tensor, a: float = 1.0, b: float = 10.0) -> Tensor:
     r"""An elongated bowl ``f = (a x^2 + b y^2) / 2``, minimum 0 at (0, 0).
 
-    Its Hessian is diag(a, b): curvature ``b`` across the valley, ``a`` along it, condition number
-    ``b / a``. Gradient descent is stable only for ``lr < 2 / b`` yet creeps along x at a rate set
-    by ``lr * a``: the zig-zag that momentum and Adam were made to fix.
+    Its Hessian is diag(a, b): curvature ``b`` across the valley, ``a`` along
+    it, condition number ``b / a``. Gradient descent is stable only for
+    ``lr < 2 / b`` yet creeps along x at a rate set by ``lr * a``: the zig-zag
+    that momentum and Adam were made to fix.
     """
-    x, y = _split(xy, "quadratic")
+    validate.tensor("quadratic xy", xy, shape=(..., 2))
+    x, y = xy.unbind(-1)                                   # (...), (...)
     return 0.5 * (a * x**2 + b * y**2)
 
 
 def rosenbrock(xy: Tensor) -> Tensor:
     """``f = (1 - x)^2 + 100 (y - x^2)^2``: a curved valley, minimum 0 at (1, 1)."""
-    x, y = _split(xy, "rosenbrock")
+    validate.tensor("rosenbrock xy", xy, shape=(..., 2))
+    x, y = xy.unbind(-1)                                   # (...), (...)
     return (1 - x) ** 2 + 100 * (y - x**2) ** 2
 
 
 def beale(xy: Tensor) -> Tensor:
     """``f = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2``, minimum 0 at (3, 0.5)."""
-    x, y = _split(xy, "beale")
+    validate.tensor("beale xy", xy, shape=(..., 2))
+    x, y = xy.unbind(-1)                                   # (...), (...)
     return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
 
 
 def himmelblau(xy: Tensor) -> Tensor:
     """``f = (x^2 + y - 11)^2 + (x + y^2 - 7)^2``: four minima of value 0 (see ``MINIMA``)."""
-    x, y = _split(xy, "himmelblau")
+    validate.tensor("himmelblau xy", xy, shape=(..., 2))
+    x, y = xy.unbind(-1)                                   # (...), (...)
     return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2
 
 
@@ -81,16 +80,14 @@ def trajectory(opt_cls: type, f: Callable[[Tensor], Tensor], start: Tensor | Seq
         a tensor of shape (steps + 1, 2): the start, then the point after each step. A diverging
         run yields inf/nan rows rather than an error, so it can still be plotted.
     """
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    validate.integer("steps", steps, ge=0)
     if isinstance(start, Tensor):
         p = start.detach().clone()
         if not p.is_floating_point():
             p = p.to(torch.float64)
     else:
         p = torch.tensor([float(s) for s in start], dtype=torch.float64)
-    if p.shape != (2,):
-        raise ValueError(f"start must have shape (2,), got shape {tuple(p.shape)}")
+    validate.tensor("start", p, shape=(2,))
     p.requires_grad_(True)
     opt = opt_cls([p], **opt_kwargs)
     path = torch.empty(steps + 1, 2, dtype=p.dtype, device=p.device)   # (steps+1, 2)
@@ -116,8 +113,7 @@ def grid(f: Callable[[Tensor], Tensor], xlim: tuple[float, float], ylim: tuple[f
     for name, lim in (("xlim", xlim), ("ylim", ylim)):
         if len(lim) != 2 or not lim[0] < lim[1]:
             raise ValueError(f"{name} must be (low, high) with low < high, got {lim!r}")
-    if not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an int >= 2, got {n!r}")
+    validate.integer("n", n, ge=2)
     xs = torch.linspace(xlim[0], xlim[1], n, dtype=torch.float64, device=device)   # (n,)
     ys = torch.linspace(ylim[0], ylim[1], n, dtype=torch.float64, device=device)   # (n,)
     X, Y = torch.meshgrid(xs, ys, indexing="xy")                                    # (n, n) each

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from nblib import validate
+
 __all__ = ["TensorBatches", "make_loader"]
 
 
@@ -18,12 +20,11 @@ class TensorBatches:
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0,
                  drop_last: bool = False):
-        if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
-            raise TypeError(f"x and y must be tensors, got {type(x).__name__} and {type(y).__name__}")
+        validate.tensor("x", x)
+        validate.tensor("y", y)
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"x and y must have the same first dimension, got x {tuple(x.shape)} and y {tuple(y.shape)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        validate.positive_int("batch_size", batch_size)
         if drop_last and batch_size > x.shape[0]:
             raise ValueError(f"batch_size {batch_size} is larger than the {x.shape[0]} examples, and drop_last "
                              "would leave no batch")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from nblib import validate
 from nblib.data.loader import TensorBatches, make_loader
 
 __all__ = ["Splits", "cache_dir"]
@@ -28,8 +29,7 @@ class Splits:
     def loader(self, split: str, batch_size: int, shuffle: bool | None = None, seed: int = 0,
                drop_last: bool = False) -> TensorBatches:
         """Mini-batches of ``split`` ('train', 'val' or 'test'); shuffles only 'train' by default."""
-        if split not in ("train", "val", "test"):
-            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+        validate.choice("split", split, ("train", "val", "test"))
         x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
         if x is None:
             raise ValueError(f"{self.name} has no {split!r} split")

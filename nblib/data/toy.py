@@ -6,6 +6,8 @@ import math
 import numpy as np
 import torch
 
+from nblib import validate
+
 __all__ = ["toy_2d", "TOY_DATASETS"]
 
 TOY_DATASETS = ("xor", "moons", "circles", "spirals", "blobs")
@@ -21,8 +23,7 @@ def toy_2d(name: str, n: int = 400, noise: float = 0.1, seed: int = 0) -> tuple[
     """
     if name not in TOY_DATASETS:
         raise ValueError(f"unknown toy dataset {name!r}; expected one of {', '.join(TOY_DATASETS)}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 4:
-        raise ValueError(f"n must be an int >= 4, got {n!r}")
+    validate.integer("n", n, ge=4)
     if not (isinstance(noise, (int, float)) and 0 <= noise):
         raise ValueError(f"noise must be a number >= 0, got {noise!r}")
     rng = np.random.default_rng(seed)

@@ -33,7 +33,7 @@ Losses
 
 Every function is written with elementary tensor operations (``exp``, ``log``, ``max``, sums,
 indexing), never by calling the function it mirrors, so autograd differentiates exactly the
-formula shown; ``tests/test_losses.py`` compares each with PyTorch, forward and gradient.
+formula shown; ``tests/lib/test_functional.py`` compares each with PyTorch, forward and gradient.
 
 The stable form. ``log sum_j exp(z_j)`` overflows as soon as some ``z_j > 709`` (float64) or
 ``> 88`` (float32). Subtracting the maximum ``m = max_j z_j`` first changes nothing mathematically,
@@ -55,6 +55,8 @@ import math
 import torch
 from torch import Tensor
 
+from nblib import validate
+
 __all__ = [
     "step", "sigmoid", "tanh", "relu", "leaky_relu", "gelu",
     "step_grad", "sigmoid_grad", "tanh_grad", "relu_grad", "leaky_relu_grad", "gelu_grad",
@@ -67,29 +69,10 @@ _SQRT_2 = math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_TANH_COEF = 0.044715  # Hendrycks & Gimpel's cubic coefficient of the tanh approximation
-
-
-def _check_float(x, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}; "
-                        f"wrap it with torch.tensor(...)")
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"{name} expects a floating-point tensor, got dtype {x.dtype}; "
-                        f"convert it with x.float() or x.double()")
-    return x
-
-
-def _check_slope(negative_slope) -> float:
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
-        raise TypeError(f"negative_slope must be a number, got {type(negative_slope).__name__} "
-                        f"({negative_slope!r})")
-    return float(negative_slope)
-
-
-def _check_approximate(approximate) -> str:
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"approximate must be 'none' (exact, with erf) or 'tanh', got {approximate!r}")
-    return approximate
+_GELU_APPROXIMATIONS = {"none": "exact, with erf", "tanh": ""}
+_REDUCTIONS = ("mean", "sum", "none")
+_NO_BROADCAST = (" (torch would broadcast them, with only a warning; reshape one, e.g. "
+                 "pred.squeeze(-1))")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,22 +84,23 @@ def step(x: torch.Tensor) -> torch.Tensor:
     Same values as ``torch.heaviside(x, torch.tensor(1.))`` (the value at exactly 0 is a
     convention; we take 1). NaN stays NaN.
     """
-    _check_float(x, "step")
+    validate.tensor("step input", x, floating=True)
     out = (x >= 0).to(x.dtype)
     return torch.where(torch.isnan(x), x, out)
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
-    """Logistic sigmoid 1 / (1 + exp(-x)), computed without overflow for any |x|.
+    """Logistic sigmoid 1 / (1 + exp(-x)), without overflow for any |x|.
 
-    ``exp(-x)`` overflows for x below about -710 (float64) or -88 (float32). With
-    ``e = exp(-|x|)`` (always in (0, 1]) the two branches ``1 / (1 + e)`` for x >= 0 and
-    ``e / (1 + e)`` for x < 0 are equal to the formula and never overflow.
+    ``exp(-x)`` overflows for x below about -710 (float64) or -88 (float32).
+    With ``e = exp(-|x|)`` (always in (0, 1]) the two branches ``1 / (1 + e)``
+    for x >= 0 and ``e / (1 + e)`` for x < 0 are equal to the formula and
+    never overflow.
     """
-    _check_float(x, "sigmoid")
-    # |x| written as where(x >= 0, x, -x), not x.abs(): autograd gives abs a slope of 0 at
-    # x = 0, which would make the gradient of sigmoid at 0 come out as 0 instead of 1/4.
-    e = torch.exp(-torch.where(x >= 0, x, -x))
+    validate.tensor("sigmoid input", x, floating=True)
+    # |x| as where(x >= 0, x, -x), not x.abs(): autograd gives abs a slope of
+    # 0 at x = 0, and the gradient of sigmoid at 0 would come out 0, not 1/4.
+    e = torch.exp(-torch.where(x >= 0, x, -x))        # exp(-|x|), in (0, 1]
     return torch.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
@@ -126,7 +110,7 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     With ``m = expm1(-2|x|)`` (in (-1, 0]): tanh|x| = -m / (2 + m). ``expm1`` keeps full
     relative precision near 0, where ``1 - exp(-2|x|)`` would cancel.
     """
-    _check_float(x, "tanh")
+    validate.tensor("tanh input", x, floating=True)
     # sign and |x| as s and s * x: with sign(x) and x.abs(), whose slopes autograd takes to be
     # 0 at x = 0, the gradient of tanh at 0 would come out as 0 instead of 1.
     s = torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
@@ -136,15 +120,15 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
 
 def relu(x: torch.Tensor) -> torch.Tensor:
     """Rectified linear unit max(0, x) (Fukushima 1969; Nair & Hinton 2010). NaN stays NaN."""
-    _check_float(x, "relu")
+    validate.tensor("relu input", x, floating=True)
     return torch.where(x > 0, x, torch.where(torch.isnan(x), x, torch.zeros_like(x)))
 
 
 def leaky_relu(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tensor:
     """Leaky ReLU: x for x > 0, ``negative_slope * x`` otherwise (Maas, Hannun & Ng 2013)."""
-    _check_float(x, "leaky_relu")
-    slope = _check_slope(negative_slope)
-    return torch.where(x > 0, x, slope * x)
+    validate.tensor("leaky_relu input", x, floating=True)
+    validate.number("negative_slope", negative_slope)
+    return torch.where(x > 0, x, negative_slope * x)
 
 
 def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
@@ -155,8 +139,8 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     paper's cheaper approximation (used by GPT-2 and BERT); it differs from the exact GELU
     by less than 1e-3.
     """
-    _check_float(x, "gelu")
-    if _check_approximate(approximate) == "tanh":
+    validate.tensor("gelu input", x, floating=True)
+    if validate.choice("approximate", approximate, _GELU_APPROXIMATIONS) == "tanh":
         inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEF * x**3)
         return 0.5 * x * (1.0 + tanh(inner))
     return 0.5 * x * (1.0 + torch.erf(x / _SQRT_2))
@@ -170,7 +154,7 @@ def step_grad(x: torch.Tensor) -> torch.Tensor:
     jumps; we return 0 there too). This is why the perceptron cannot be trained by gradient
     descent through its output: the gradient carries no signal. (``torch.heaviside`` has no
     autograd formula at all.)"""
-    _check_float(x, "step_grad")
+    validate.tensor("step_grad input", x, floating=True)
     return torch.where(torch.isnan(x), x, torch.zeros_like(x))
 
 
@@ -180,14 +164,14 @@ def sigmoid_grad(x: torch.Tensor) -> torch.Tensor:
     Computed as e / (1 + e)^2 with e = exp(-|x|) (the derivative is even), which keeps full
     relative precision in both tails, where 1 - sigma(x) would round to 0 for large x.
     """
-    _check_float(x, "sigmoid_grad")
+    validate.tensor("sigmoid_grad input", x, floating=True)
     e = torch.exp(-x.abs())
     return e / (1.0 + e) ** 2
 
 
 def tanh_grad(x: torch.Tensor) -> torch.Tensor:
     """tanh'(x) = 1 - tanh(x)^2; at most 1 (at x = 0), tends to 0 as |x| grows."""
-    _check_float(x, "tanh_grad")
+    validate.tensor("tanh_grad input", x, floating=True)
     t = tanh(x)
     return 1.0 - t * t
 
@@ -195,15 +179,16 @@ def tanh_grad(x: torch.Tensor) -> torch.Tensor:
 def relu_grad(x: torch.Tensor) -> torch.Tensor:
     """ReLU'(x) = 1 for x > 0, 0 for x < 0. At x = 0 ReLU has no derivative; we return 0, the
     value PyTorch's autograd uses (any value in [0, 1] is a valid subgradient)."""
-    _check_float(x, "relu_grad")
+    validate.tensor("relu_grad input", x, floating=True)
     return torch.where(torch.isnan(x), x, (x > 0).to(x.dtype))
 
 
 def leaky_relu_grad(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tensor:
     """1 for x > 0, ``negative_slope`` for x <= 0 (PyTorch's convention at x = 0)."""
-    _check_float(x, "leaky_relu_grad")
-    slope = _check_slope(negative_slope)
-    return torch.where(torch.isnan(x), x, torch.where(x > 0, torch.ones_like(x), torch.full_like(x, slope)))
+    validate.tensor("leaky_relu_grad input", x, floating=True)
+    validate.number("negative_slope", negative_slope)
+    slope = torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
+    return torch.where(torch.isnan(x), x, slope)
 
 
 def gelu_grad(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
@@ -213,8 +198,8 @@ def gelu_grad(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     Tanh: with u = sqrt(2/pi) (x + 0.044715 x^3) and t = tanh(u),
     0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     """
-    _check_float(x, "gelu_grad")
-    if _check_approximate(approximate) == "tanh":
+    validate.tensor("gelu_grad input", x, floating=True)
+    if validate.choice("approximate", approximate, _GELU_APPROXIMATIONS) == "tanh":
         u = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEF * x**3)
         t = tanh(u)
         du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEF * x * x)
@@ -238,144 +223,93 @@ ACTIVATIONS = {
 # ---------------------------------------------------------------------------------------------
 # Losses
 # ---------------------------------------------------------------------------------------------
-
-
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _check_tensor(name: str, x) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-
-
-def _check_float_named(name: str, x: Tensor) -> None:
-    _check_tensor(name, x)
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor (float32 or float64), got {x.dtype}")
-
-
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
+    """Apply ``reduction`` ('mean', 'sum' or 'none') to per-element losses."""
+    if validate.choice("reduction", reduction, _REDUCTIONS) == "mean":
         return loss.sum() / loss.numel()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return loss.sum() if reduction == "sum" else loss
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Mean squared error ``mean((input - target)^2)``; ``input`` and ``target`` have one shape.
+    """Mean squared error ``mean((input - target)^2)``, both of one shape.
 
-    (``torch.nn.functional.mse_loss`` broadcasts mismatched shapes with only a warning, a classic
-    silent bug: predictions (N, 1) against targets (N,) give an (N, N) matrix. Here it is an error.)
+    (``torch.nn.functional.mse_loss`` broadcasts mismatched shapes with only a
+    warning, a classic silent bug: predictions (N, 1) against targets (N,)
+    give an (N, N) matrix. Here it is an error.)
     """
-    _check_float_named("input", input)
-    _check_float_named("target", target)
-    _check_reduction(reduction)
-    if input.shape != target.shape:
-        raise ValueError(f"mse_loss needs input and target of the same shape, got input "
-                         f"{tuple(input.shape)} and target {tuple(target.shape)} "
-                         f"(reshape one, e.g. pred.squeeze(-1), instead of relying on broadcasting)")
-    diff = input - target
-    return _reduce(diff * diff, reduction)
-
-
-def _check_dim(x: Tensor, dim: int) -> int:
-    if x.dim() == 0:
-        raise ValueError("softmax needs at least one dimension, got a 0-d tensor")
-    if not -x.dim() <= dim < x.dim():
-        raise IndexError(f"dim {dim} is out of range for a tensor of shape {tuple(x.shape)}")
-    return dim % x.dim()
+    validate.tensor("mse_loss input", input, floating=True)
+    validate.tensor("mse_loss target", target, floating=True)
+    validate.same_shape("input and target", input, target, _NO_BROADCAST)
+    return _reduce((input - target) ** 2, reduction)
 
 
 def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x), dim))`` without overflow: ``m + log(sum(exp(x - m)))``, ``m = max(x)``."""
-    _check_float_named("x", x)
-    dim = _check_dim(x, dim)
+    """``log(sum(exp(x), dim))`` without overflow: ``m + log(sum(exp(x - m)))``, m = max x."""
+    validate.tensor("logsumexp input", x, floating=True)
+    dim = validate.dim_index("logsumexp dim", dim, x)
     m = x.amax(dim=dim, keepdim=True).detach()  # a constant shift: its gradient cancels exactly
-    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # all -inf row: keep -inf, no nan
+    m = torch.where(torch.isfinite(m), m, 0.0)  # an all -inf row: keep -inf, no nan
     out = m + (x - m).exp().sum(dim=dim, keepdim=True).log()
     return out if keepdim else out.squeeze(dim)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """``log softmax(x)`` along ``dim``: ``x - logsumexp(x)``, finite even for logits of 1e3.
+    """``log softmax(x)`` along ``dim``: ``x - logsumexp(x)``, finite for any x.
 
-    Computed as ``(x - m) - log(sum(exp(x - m)))`` rather than ``x - (m + log(...))``: at
-    ``x ~ 1000`` in float32 the sum ``m + log(...)`` would round to a multiple of 6e-5.
+    Computed as ``(x - m) - log(sum(exp(x - m)))``, ``m = max(x)``, rather
+    than ``x - (m + log(...))``: at ``x ~ 1000`` in float32 the sum
+    ``m + log(...)`` would round to a multiple of 6e-5.
     """
-    _check_float_named("x", x)
-    dim = _check_dim(x, dim)
-    m = x.amax(dim=dim, keepdim=True).detach()
-    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    shifted = x - m                                            # every entry <= 0, the max is 0
+    validate.tensor("log_softmax input", x, floating=True)
+    dim = validate.dim_index("log_softmax dim", dim, x)
+    m = x.amax(dim=dim, keepdim=True).detach()     # m = max_j x_j, a constant
+    m = torch.where(torch.isfinite(m), m, 0.0)     # an all -inf row: keep -inf
+    shifted = x - m                                # every entry <= 0, the max 0
     return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     """``exp(x_i) / sum_j exp(x_j)`` along ``dim``, computed as ``exp(x - max)`` / its sum."""
-    _check_float_named("x", x)
-    dim = _check_dim(x, dim)
+    validate.tensor("softmax input", x, floating=True)
+    dim = validate.dim_index("softmax dim", dim, x)
     e = (x - x.amax(dim=dim, keepdim=True).detach()).exp()   # every exponent <= 0
     return e / e.sum(dim=dim, keepdim=True)
 
 
-def cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of logits ``input`` (N, C) against class indices ``target`` (N,) int64.
+def cross_entropy(input: Tensor, target: Tensor,
+                  reduction: str = "mean") -> Tensor:
+    """Cross-entropy of logits ``input`` (N, C) against class indices
+    ``target`` (N,) int64 (Bridle 1990)::
 
-    ``loss_n = -log softmax(input_n)[target_n] = logsumexp(input_n) - input_n[target_n]``.
-    Its gradient with respect to the logits is ``softmax(input_n) - onehot(target_n)`` (divided
-    by N for ``reduction='mean'``): large whenever the model is confidently wrong.
+        loss_n = -log softmax(input_n)[target_n]
+               = logsumexp(input_n) - input_n[target_n]
+
+    Its gradient with respect to the logits is ``softmax(input_n) -
+    onehot(target_n)`` (divided by N for ``reduction='mean'``): large whenever
+    the model is confidently wrong.
     """
-    _check_float_named("input (the logits)", input)
-    _check_tensor("target", target)
-    _check_reduction(reduction)
-    if input.dim() != 2:
-        raise ValueError(f"cross_entropy expects logits of shape (N, C), got {tuple(input.shape)}"
-                         + (" (a single example? use input.unsqueeze(0))" if input.dim() == 1 else ""))
+    validate.tensor("logits", input, floating=True, shape=("N", "C"))
     n, c = input.shape
-    if target.dtype != torch.int64:
-        hint = (" (class indices are integers: use target.long(); for probabilities per class, "
-                "this function takes indices, not a (N, C) float tensor)"
-                if target.is_floating_point() else " (use target.long())")
-        raise TypeError(f"cross_entropy expects target of dtype torch.int64 (class indices), "
-                        f"got {target.dtype}{hint}")
-    if target.shape != (n,):
-        raise ValueError(f"cross_entropy expects target of shape ({n},), one class index per row of "
-                         f"the logits {tuple(input.shape)}, got {tuple(target.shape)}")
-    if n > 0:
-        lo, hi = int(target.min()), int(target.max())
-        if lo < 0 or hi >= c:
-            bad = lo if lo < 0 else hi
-            raise IndexError(f"cross_entropy: class index {bad} is out of range; with C = {c} "
-                             f"classes the target must lie in [0, {c - 1}]")
-    logp = log_softmax(input, dim=1)                                   # (N, C)
-    loss = -logp[torch.arange(n, device=input.device), target]         # (N,): pick the true class
+    validate.class_indices("target", target, n, c)
+    logp = log_softmax(input, dim=1)                             # (N, C)
+    loss = -logp[torch.arange(n, device=input.device), target]   # (N,)
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of a logit ``x`` against a target ``y`` in [0, 1] (same shape).
 
     ``-[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]`` rewritten so that no ``exp`` overflows
     and no ``log 0`` appears: ``max(x, 0) - x y + log(1 + exp(-|x|))``.
     """
-    _check_float_named("input (the logits)", input)
-    _check_tensor("target", target)
-    _check_reduction(reduction)
-    if not target.is_floating_point():
-        raise TypeError(f"binary_cross_entropy_with_logits expects a floating-point target in [0, 1] "
-                        f"(the probability of class 1), got {target.dtype} (use target.float())")
-    if input.shape != target.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits needs input and target of the same shape, "
-                         f"got input {tuple(input.shape)} and target {tuple(target.shape)}")
+    validate.tensor("logits", input, floating=True)
+    validate.tensor("target", target, floating=True,
+                    hint=" (the probability of class 1, in [0, 1]); use target.float()")
+    validate.same_shape("logits and target", input, target, _NO_BROADCAST)
     # max(x, 0) and |x| via where(x >= 0, ...), not clamp/abs: their slopes at x = 0 (1 and 0 in
     # autograd) would give the gradient 1 - y at a logit of exactly 0 instead of sigmoid(0) - y.
     pos = input >= 0
-    loss = torch.where(pos, input, 0.0) - input * target + (-torch.where(pos, input, -input)).exp().log1p()
+    relu_x, abs_x = torch.where(pos, input, 0.0), torch.where(pos, input, -input)
+    loss = relu_x - input * target + (-abs_x).exp().log1p()
     return _reduce(loss, reduction)

@@ -28,32 +28,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nblib import validate
+
 __all__ = ["ScratchMLP", "softmax_cross_entropy_grad", "MLP", "LogisticRegression", "Mnist1dMLP",
            "ACTIVATIONS", "count_parameters"]
 
 ACTIVATIONS = ("relu", "tanh")
 
 
-def _check_sizes(sizes) -> list[int]:
+def _layer_sizes(sizes) -> list[int]:
+    """The widths ``[in, hidden..., out]`` of a fully connected network, checked."""
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
-        raise ValueError(f"sizes must list at least an input and an output width, e.g. [2, 16, 2]; got {sizes!r}")
-    if any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
-        raise ValueError(f"every width in sizes must be a positive int, got {list(sizes)}")
+        raise ValueError(f"sizes must list at least an input and an output width, e.g. [2, 16, 2]; "
+                         f"got {sizes!r}")
+    for i, width in enumerate(sizes):
+        validate.positive_int(f"sizes[{i}] of {list(sizes)}", width)
     return list(sizes)
-
-
-def _check_activation(activation: str) -> str:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}, got {activation!r}")
-    return activation
-
-
-def _check_input(x, in_features: int, who: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{who} expects a tensor of shape (N, {in_features}), got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[1] != in_features:
-        raise ValueError(f"{who} expects input of shape (N, in_features) = (N, {in_features}), "
-                         f"got {tuple(x.shape)}")
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -61,24 +51,19 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def softmax_cross_entropy_grad(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean cross-entropy of ``logits`` (N, C) against class indices ``target`` (N,), and its
-    gradient with respect to the logits: ``(softmax(logits) - onehot(target)) / N``, shape (N, C)."""
-    if logits.ndim != 2:
-        raise ValueError(f"logits must have shape (N, C), got {tuple(logits.shape)}")
-    if target.shape != (logits.shape[0],) or target.dtype.is_floating_point:
-        raise ValueError(f"target must be class indices of shape ({logits.shape[0]},) (integers), "
-                         f"got shape {tuple(target.shape)} and dtype {target.dtype}")
+def softmax_cross_entropy_grad(logits: torch.Tensor, target: torch.Tensor
+                               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy of ``logits`` (N, C) against class indices ``target``
+    (N,), and its gradient with respect to the logits::
+
+        dloss/dlogits = (softmax(logits) - onehot(target)) / N      # (N, C)
+    """
+    validate.tensor("logits", logits, floating=True, shape=("N", "C"))
     n, c = logits.shape
-    if n > 0:
-        lo, hi = int(target.min()), int(target.max())
-        if lo < 0 or hi >= c:
-            raise IndexError(f"class index {lo if lo < 0 else hi} is out of range: with C = {c} classes "
-                             f"the target must lie in [0, {c - 1}]")
-    target = target.long()  # int32 / uint8 indices are fine, but one_hot takes only int64
-    log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)  # (N, C), stable log-softmax
+    target = validate.class_indices("target", target, n, c, dtype=None).long()
+    log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)   # (N, C)
     loss = -log_p[torch.arange(n, device=logits.device), target].mean()
-    onehot = F.one_hot(target, logits.shape[1]).to(logits.dtype)  # (N, C)
+    onehot = F.one_hot(target, c).to(logits.dtype)                  # (N, C)
     return loss, (log_p.exp() - onehot) / n
 
 
@@ -93,8 +78,8 @@ class ScratchMLP:
 
     def __init__(self, sizes: Sequence[int], activation: str = "relu", dtype: torch.dtype = torch.float32,
                  device=None, generator: torch.Generator | None = None):
-        self.sizes = _check_sizes(sizes)
-        self.activation = _check_activation(activation)
+        self.sizes = _layer_sizes(sizes)
+        self.activation = validate.choice("activation", activation, ACTIVATIONS)
         self.weights: list[torch.Tensor] = []
         self.biases: list[torch.Tensor] = []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
@@ -125,11 +110,9 @@ class ScratchMLP:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (N, sizes[-1]) of a batch ``x`` (N, sizes[0]); caches each layer's input and
         pre-activation for ``backward``."""
-        _check_input(x, self.in_features, "ScratchMLP")
         w0 = self.weights[0]
-        if x.dtype != w0.dtype or x.device != w0.device:
-            raise TypeError(f"ScratchMLP has weights of dtype {w0.dtype} on {w0.device}; the input must match, "
-                            f"got dtype {x.dtype} on {x.device} (use x.to(dtype={w0.dtype}, device='{w0.device}'))")
+        validate.tensor("ScratchMLP input", x, shape=("N", self.in_features), dtype=w0.dtype,
+                        device=w0.device, hint=f" (the weights' dtype); use x.to({w0.dtype})")
         cache = []
         a = x
         last = len(self.weights) - 1
@@ -143,25 +126,31 @@ class ScratchMLP:
     __call__ = forward
 
     def backward(self, dlogits: torch.Tensor) -> torch.Tensor:
-        """Given dLoss/dlogits (N, sizes[-1]), fill ``grads`` ([dW1, db1, ...]) and return
-        dLoss/dx (N, sizes[0])."""
-        if self._cache is None:
-            raise RuntimeError("call forward(x) before backward(dlogits): backward needs the cached activations")
-        n = self._cache[0][0].shape[0]
-        if not isinstance(dlogits, torch.Tensor) or tuple(dlogits.shape) != (n, self.sizes[-1]):
-            got = tuple(dlogits.shape) if isinstance(dlogits, torch.Tensor) else type(dlogits).__name__
-            raise ValueError(f"dlogits must have the shape of the last output, ({n}, {self.sizes[-1]}), got {got}")
+        """Given dLoss/dlogits (N, sizes[-1]), fill ``grads`` ([dW1, db1, ...])
+        and return dLoss/dx (N, sizes[0]). For each layer, from the last::
+
+            dW = dZ^T X,   db = sum_n dZ,   dX = dZ W,
+            dZ_below = dX * f'(Z_below)
+        """
+        cache = self._forward_cache()                # [(X, Z) of each layer]
+        n = len(cache[0][0])
+        validate.tensor("dlogits", dlogits, shape=(n, self.sizes[-1]))
         grads: list[torch.Tensor] = []
-        dz = dlogits  # the last layer is linear: dZ = dlogits
+        dz = dlogits                                 # the last layer is linear
         for i in reversed(range(len(self.weights))):
-            a_in, _ = self._cache[i]
-            grads[:0] = [dz.T @ a_in, dz.sum(0)]  # dW (out, in), db (out,)
-            da = dz @ self.weights[i]  # dX of this layer (N, in)
-            if i > 0:  # through the activation of the layer below
-                z_below = self._cache[i - 1][1]
-                dz = self._act_backward(z_below, a_in, da)
+            x_in, _ = cache[i]                       # (N, in)
+            grads[:0] = [dz.T @ x_in, dz.sum(0)]     # dW (out, in), db (out,)
+            dx = dz @ self.weights[i]                # (N, in)
+            if i > 0:                                # through f' below
+                dz = self._act_backward(cache[i - 1][1], x_in, dx)
         self.grads = grads
-        return da
+        return dx
+
+    def _forward_cache(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        if self._cache is None:
+            raise RuntimeError("call forward(x) before backward(dlogits): backward needs the "
+                               "cached activations")
+        return self._cache
 
     def zero_grad(self) -> None:
         self.grads = None
@@ -189,22 +178,22 @@ class ScratchMLP:
 
 
 class MLP(nn.Module):
-    """Fully connected ``sizes[0] -> ... -> sizes[-1]``: Linear, activation (and Dropout) for each
-    hidden layer, a linear output layer."""
+    """Fully connected ``sizes[0] -> ... -> sizes[-1]``: Linear, activation (and
+    Dropout, Srivastava et al. 2014) for each hidden layer, a linear output."""
 
-    def __init__(self, sizes: Sequence[int], activation: str = "relu", dropout: float = 0.0):
+    def __init__(self, sizes: Sequence[int], activation: str = "relu",
+                 dropout: float = 0.0):
         super().__init__()
-        self.sizes = _check_sizes(sizes)
-        self.activation = _check_activation(activation)
-        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        self.sizes = _layer_sizes(sizes)
+        self.activation = validate.choice("activation", activation, ACTIVATIONS)
+        validate.number("dropout", dropout, ge=0, lt=1)
         layers: list[nn.Module] = []
-        for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+        for fan_in, fan_out in zip(self.sizes[:-2], self.sizes[1:-1]):  # hidden
             layers.append(nn.Linear(fan_in, fan_out))
-            if i < len(self.sizes) - 2:
-                layers.append(nn.ReLU() if activation == "relu" else nn.Tanh())
-                if dropout > 0:
-                    layers.append(nn.Dropout(dropout))
+            layers.append(nn.ReLU() if activation == "relu" else nn.Tanh())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(self.sizes[-2], self.sizes[-1]))       # output
         self.net = nn.Sequential(*layers)
 
     @property
@@ -212,8 +201,8 @@ class MLP(nn.Module):
         return [m for m in self.net if isinstance(m, nn.Linear)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.sizes[0], "MLP")
-        return self.net(x)  # (N, sizes[-1])
+        validate.tensor("x", x, shape=("N", self.sizes[0]))
+        return self.net(x)                                   # (N, sizes[-1])
 
 
 class LogisticRegression(nn.Module):
@@ -225,22 +214,26 @@ class LogisticRegression(nn.Module):
         self.linear = nn.Linear(in_features, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.linear.in_features, "LogisticRegression")
+        validate.tensor("x", x, shape=("N", self.linear.in_features))
         return self.linear(x)  # (N, num_classes)
 
 
 class Mnist1dMLP(nn.Module):
-    """The MLP baseline of MNIST-1D (Greydanus & Kobak): ``h = relu(W1 x)``, ``h = h + relu(W2 h)``,
-    logits ``W3 h``; 15,210 parameters with the defaults."""
+    """The MLP baseline of MNIST-1D (Greydanus & Kobak 2020)::
 
-    def __init__(self, in_features: int = 40, hidden: int = 100, num_classes: int = 10):
+        h = relu(W1 x),   h = h + relu(W2 h),   logits = W3 h
+
+    15,210 parameters with the defaults."""
+
+    def __init__(self, in_features: int = 40, hidden: int = 100,
+                 num_classes: int = 10):
         super().__init__()
         self.linear1 = nn.Linear(in_features, hidden)
         self.linear2 = nn.Linear(hidden, hidden)
         self.linear3 = nn.Linear(hidden, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.linear1.in_features, "Mnist1dMLP")
-        h = F.relu(self.linear1(x))  # (N, hidden)
-        h = h + F.relu(self.linear2(h))  # residual: (N, hidden)
-        return self.linear3(h)  # (N, num_classes)
+        validate.tensor("x", x, shape=("N", self.linear1.in_features))
+        h = F.relu(self.linear1(x))          # (N, hidden)
+        h = h + F.relu(self.linear2(h))      # (N, hidden), residual
+        return self.linear3(h)               # (N, num_classes)

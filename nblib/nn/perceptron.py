@@ -10,19 +10,23 @@ from dataclasses import dataclass, field
 
 import torch
 
+from nblib import validate
+
 __all__ = ["perceptron_update", "Perceptron", "PerceptronHistory", "novikoff_bound"]
 
 
-def perceptron_update(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor, y: float, lr: float = 1.0):
-    """One step of Rosenblatt's rule on one example ``x`` (d,) with label ``y`` in {-1, +1}.
+def perceptron_update(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor,
+                      y: float, lr: float = 1.0):
+    """One step of Rosenblatt's rule (1958) on one example ``x`` (d,) with
+    label ``y`` in {-1, +1}.
 
-    The unit predicts +1 when z = w . x + b >= 0, else -1. On a mistake it moves the boundary
-    towards the example::
+    The unit predicts +1 when z = w . x + b >= 0, else -1. On a mistake it moves
+    the boundary towards the example::
 
         w <- w + lr * y * x,    b <- b + lr * y
 
-    and otherwise leaves it alone. Returns ``(w, b, mistake)`` (new tensors; the inputs are
-    not modified).
+    and otherwise leaves it alone. Returns ``(w, b, mistake)`` (new tensors; the
+    inputs are not modified).
     """
     z = torch.dot(w, x) + b
     prediction = 1.0 if z >= 0 else -1.0
@@ -78,10 +82,8 @@ class Perceptron:
 
     def __init__(self, in_features: int, lr: float = 1.0, dtype: torch.dtype = torch.float32,
                  device: torch.device | str | None = None):
-        if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features < 1:
-            raise ValueError(f"in_features must be a positive int, got {in_features!r}")
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-            raise ValueError(f"lr must be a number > 0, got {lr!r}")
+        validate.positive_int("in_features", in_features)
+        validate.number("lr", lr, gt=0)
         self.in_features = in_features
         self.lr = float(lr)
         self.weight = torch.zeros(in_features, dtype=dtype, device=device)  # (d,)
@@ -91,21 +93,12 @@ class Perceptron:
     def __repr__(self) -> str:
         return f"Perceptron(in_features={self.in_features}, lr={self.lr})"
 
-    def _check_x(self, x, where: str) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{where}: x must be a torch.Tensor of shape (N, {self.in_features}), "
-                            f"got {type(x).__name__}")
-        if not x.dtype.is_floating_point:
-            raise TypeError(f"{where}: x must be a floating-point tensor, got dtype {x.dtype}; use x.float()")
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"{where}: x must have shape (N, {self.in_features}), got {tuple(x.shape)}")
+    def _input(self, x, where: str) -> torch.Tensor:
+        validate.tensor(f"{where}: x", x, floating=True, shape=("N", self.in_features))
         return x.to(self.weight.dtype)
 
     def _signed_labels(self, y, n: int) -> torch.Tensor:
-        if not isinstance(y, torch.Tensor):
-            raise TypeError(f"fit: y must be a torch.Tensor of shape ({n},), got {type(y).__name__}")
-        if y.shape != (n,):
-            raise ValueError(f"fit: y must have shape ({n},) to match x, got {tuple(y.shape)}")
+        validate.tensor("fit: y (one label per row of x)", y, shape=(n,))
         values = sorted({float(v) for v in torch.unique(y).tolist()})
         if set(values) <= {0.0, 1.0}:
             self.labels = (0, 1)
@@ -118,7 +111,7 @@ class Perceptron:
 
     def decision_function(self, x: torch.Tensor) -> torch.Tensor:
         """The pre-activation z = x @ weight + bias, shape (N,)."""
-        x = self._check_x(x, "decision_function")
+        x = self._input(x, "decision_function")
         return x @ self.weight + self.bias  # (N, d) @ (d,) -> (N,)
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -133,10 +126,9 @@ class Perceptron:
 
         The weights start at zero (as in Novikoff's theorem). Returns a ``PerceptronHistory``.
         """
-        x = self._check_x(x, "fit")
+        x = self._input(x, "fit")
         ys = self._signed_labels(y, x.shape[0]).to(x.device)
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        validate.positive_int("epochs", epochs)
         self.weight = torch.zeros_like(self.weight)
         self.bias = torch.zeros_like(self.bias)
         generator = torch.Generator().manual_seed(seed)
@@ -183,8 +175,7 @@ def novikoff_bound(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     import numpy as np
     from scipy.optimize import minimize
 
-    if not isinstance(x, torch.Tensor) or x.ndim != 2:
-        raise ValueError(f"x must be a tensor of shape (N, d), got {getattr(x, 'shape', type(x).__name__)}")
+    validate.tensor("x", x, shape=("N", "d"))
     ys = Perceptron(x.shape[1], dtype=torch.float64)._signed_labels(y, x.shape[0]).cpu().numpy()
     xa = np.c_[x.detach().cpu().double().numpy(), np.ones(x.shape[0])]  # (N, d + 1)
     a = ys[:, None] * xa                                                # rows y_i (x_i, 1)

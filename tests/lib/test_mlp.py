@@ -136,11 +136,11 @@ def test_wrong_input_shape_names_expected_and_received(make):
 def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="at least an input and an output"):
         ScratchMLP([4])
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match=r"sizes\[1\] of \[4, 0, 2\] must be a positive int, got 0"):
         MLP([4, 0, 2])
-    with pytest.raises(ValueError, match="activation must be one of"):
+    with pytest.raises(ValueError, match="activation must be 'relu' or 'tanh', got 'softplus'"):
         ScratchMLP([4, 2], activation="softplus")
-    with pytest.raises(ValueError, match="dropout must be a probability"):
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
         MLP([4, 2], dropout=1.0)
     with pytest.raises(TypeError, match=r"\(N, 4\)"):
         ScratchMLP([4, 2])([[1.0, 2.0, 3.0, 4.0]])
@@ -153,8 +153,10 @@ def test_backward_errors():
     net(torch.randn(2, 4))
     with pytest.raises(ValueError, match=r"\(2, 3\), got \(2, 4\)"):
         net.backward(torch.zeros(2, 4))
-    with pytest.raises(ValueError, match=r"target must be class indices of shape \(2,\)"):
+    with pytest.raises(TypeError, match=r"target needs an integer tensor, got torch.float32; class indices"):
         softmax_cross_entropy_grad(torch.zeros(2, 3), torch.zeros(2))
+    with pytest.raises(ValueError, match=r"target must have shape \(2,\), one class index per row, got \(2, 1\)"):
+        softmax_cross_entropy_grad(torch.zeros(2, 3), torch.zeros(2, 1, dtype=torch.int64))
 
 
 # ---------------------------------------------------------------- training helpers
@@ -181,10 +183,10 @@ def test_softmax_cross_entropy_grad_accepts_int32_targets_and_rejects_out_of_ran
 
 def test_scratch_mlp_names_a_dtype_mismatch_instead_of_a_matmul_error():
     net = ScratchMLP([4, 8, 3], dtype=torch.float64)
-    with pytest.raises(TypeError, match=r"dtype torch\.float64.*got dtype torch\.float32"):
+    with pytest.raises(TypeError, match=r"needs a float64 tensor, got torch\.float32 \(the weights' dtype\)"):
         net(torch.randn(2, 4))
-    with pytest.raises(TypeError, match=r"dtype torch\.float64.*got dtype torch\.int64"):
+    with pytest.raises(TypeError, match=r"needs a float64 tensor, got torch\.int64 \(the weights' dtype\)"):
         net(torch.ones(2, 4, dtype=torch.int64))
-    with pytest.raises(TypeError, match=r"on cpu.*got dtype torch\.float64 on meta"):
+    with pytest.raises(ValueError, match=r"must be on cpu, got a tensor on meta"):
         net(torch.empty(2, 4, dtype=torch.float64, device="meta"))  # stands for a CUDA/CPU mix
     assert net(torch.randn(2, 4, dtype=torch.float64)).shape == (2, 3)

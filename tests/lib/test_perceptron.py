@@ -74,13 +74,13 @@ def test_perceptron_errors_are_clear():
         p.fit(x, torch.tensor([0, 1, 2, 1]))
     with pytest.raises(ValueError, match=r"x must have shape \(N, 2\), got \(4, 3\)"):
         p.fit(torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]))
-    with pytest.raises(ValueError, match=r"y must have shape \(4,\) to match x, got \(4, 1\)"):
+    with pytest.raises(ValueError, match=r"y \(one label per row of x\) must have shape \(4,\), got \(4, 1\)"):
         p.fit(x, torch.zeros(4, 1))
-    with pytest.raises(TypeError, match=r"floating-point tensor, got dtype torch.int64"):
+    with pytest.raises(TypeError, match=r"x needs a floating-point tensor, got torch.int64"):
         p.predict(torch.zeros(4, 2, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"epochs must be a positive int, got 0"):
         p.fit(x, torch.tensor([0, 1, 0, 1]), epochs=0)
     with pytest.raises(ValueError, match=r"in_features must be a positive int, got 0"):
         Perceptron(0)
-    with pytest.raises(ValueError, match=r"lr must be a number > 0, got -1"):
+    with pytest.raises(ValueError, match=r"lr must be > 0, got -1"):
         Perceptron(2, lr=-1)

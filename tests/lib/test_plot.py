@@ -36,9 +36,9 @@ def test_decision_boundary_accepts_scores_logits_and_labels(predict):
 
 
 def test_decision_boundary_rejects_non_2d_points():
-    with pytest.raises(ValueError, match=r"points x of shape \(n, 2\), got \(10, 3\)"):
+    with pytest.raises(ValueError, match=r"points x must have shape \(n, 2\), got \(10, 3\)"):
         plot.decision_boundary(lambda g: g[:, 0], torch.zeros(10, 3), torch.zeros(10))
-    with pytest.raises(ValueError, match=r"y must have shape \(10,\)"):
+    with pytest.raises(ValueError, match=r"y \(one label per point of x\) must have shape \(10,\), got"):
         plot.decision_boundary(lambda g: g[:, 0], torch.zeros(10, 2), torch.zeros(9))
 
 
@@ -74,5 +74,5 @@ def test_heatmap_annotates_small_matrices_and_checks_labels():
     assert len(ax.texts) == 9 and ax.get_title() == "identity"
     with pytest.raises(ValueError, match=r"xlabels needs 3 entries for a matrix of shape \(3, 3\), got 2"):
         plot.heatmap(torch.eye(3), xlabels="ab")
-    with pytest.raises(ValueError, match="needs a 2-D matrix"):
+    with pytest.raises(ValueError, match=r"2-D matrix must have shape \(rows, columns\), got \(2, 2, 2\)"):
         plot.heatmap(torch.zeros(2, 2, 2))

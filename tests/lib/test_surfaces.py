@@ -44,9 +44,9 @@ def test_surfaces_broadcast_over_leading_dims_and_autograd_matches_finite_differ
 
 @pytest.mark.parametrize("name", sorted(SURFACES))
 def test_wrong_last_dimension_is_a_clear_error(name):
-    with pytest.raises(ValueError, match=r"shape \(\.\.\., 2\), got shape \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"xy must have shape \(\.\.\., 2\), got \(4, 3\)"):
         SURFACES[name](torch.zeros(4, 3))
-    with pytest.raises(TypeError, match="got list"):
+    with pytest.raises(TypeError, match=r"xy needs a torch.Tensor of shape \(\.\.\., 2\), got list"):
         SURFACES[name]([1.0, 2.0])
 
 
@@ -73,13 +73,18 @@ def test_trajectory_is_the_same_with_our_optimizer_and_torchs():
         assert (a - b).abs().max() < 1e-9
 
 
-def test_trajectory_keeps_dtype_and_device_of_a_tensor_start_and_does_not_modify_it():
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+@pytest.mark.parametrize("device", ["cpu", "meta", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA"))])
+def test_trajectory_keeps_dtype_and_device_of_a_tensor_start_and_does_not_modify_it(device):
+    # "meta" tensors have shapes but no values: a second device on a machine without a GPU.
     start = torch.tensor([0.5, -0.5], device=device)                        # float32
     path = trajectory(torch.optim.SGD, himmelblau, start, steps=3, lr=1e-3)
     assert path.dtype == torch.float32 and path.device == start.device and path.shape == (4, 2)
-    assert start.tolist() == [0.5, -0.5] and not start.requires_grad
-    with pytest.raises(ValueError, match=r"start must have shape \(2,\), got shape \(3,\)"):
+    assert not start.requires_grad
+    if device != "meta":  # values: the start is unchanged, and the path starts there and moves
+        assert start.tolist() == [0.5, -0.5] and path[0].tolist() == [0.5, -0.5]
+        assert not torch.equal(path[1], path[0])
+    with pytest.raises(ValueError, match=r"start must have shape \(2,\), got \(3,\)"):
         trajectory(optim.SGD, quadratic, (1.0, 2.0, 3.0), steps=3, lr=0.1)
     with pytest.raises(ValueError, match="steps must be an int >= 0"):
         trajectory(optim.SGD, quadratic, (1.0, 2.0), steps=-1, lr=0.1)
