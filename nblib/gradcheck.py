@@ -52,8 +52,9 @@ def _as_float(out, what: str = "f") -> float:
 
 
 @torch.no_grad()
-def numerical_grad(f: Callable[[Tensor], Tensor], x: Tensor, eps: float = 1e-6) -> Tensor:
-    """Central-difference estimate of the gradient of a scalar function ``f`` at ``x``.
+def numerical_grad(f: Callable[[Tensor], Tensor], x: Tensor,
+                   eps: float = 1e-6) -> Tensor:
+    """Central-difference estimate of the gradient of a scalar ``f`` at ``x``.
 
     Args:
         f: maps a tensor shaped like ``x`` to a scalar (0-d) tensor.
@@ -66,7 +67,7 @@ def numerical_grad(f: Callable[[Tensor], Tensor], x: Tensor, eps: float = 1e-6) 
     validate.tensor("numerical_grad x", x, dtype=torch.float64, hint=_WHY_F64)
     validate.number("eps", eps, gt=0)
     x = x.detach().clone(memory_format=torch.contiguous_format)
-    flat = x.view(-1)                              # (n,) a view: writing it moves x
+    flat = x.view(-1)            # (n,): a view, so writing it moves x
     grad = torch.zeros_like(flat)
     for i in range(flat.numel()):
         original = flat[i].item()
