@@ -7,6 +7,10 @@ and returns a ``History`` of losses and metrics. It runs on whatever device the 
 randomness is the loader's seeded shuffling and the model's own (dropout), which
 ``nblib.config.seed_everything`` fixes.
 
+The step losses stay on the device and are read back once per evaluation interval: a
+``loss.item()`` at every step would make the CPU wait for the GPU at every step. The
+divergence check (a non-finite loss stops training with advice) runs on those read-back values.
+
 A ``tqdm.auto`` progress bar is shown in interactive sessions and hidden when ``CI`` or
 ``NBLIB_QUIET=1`` is set (the Makefile sets it for tests and the book build), or with
 ``progress=False``.
@@ -138,6 +142,28 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable,
     return {k: v / count for k, v in totals.items()}
 
 
+class _Pending:
+    """Scalars of one evaluation interval, kept on their device until ``read`` (one sync, not one per step).
+
+    ``loss.item()`` at every step would make the CPU wait for the GPU at every step; here each
+    step only copies its scalar into a device buffer of the interval's length.
+    """
+
+    def __init__(self):
+        self.buffer, self.count = None, 0
+
+    def add(self, value: torch.Tensor, interval: int) -> None:
+        if self.buffer is None:  # the interval's first step: a buffer of the value's dtype and device
+            self.buffer = torch.empty(interval, dtype=value.dtype, device=value.device)  # (interval,)
+        self.buffer[self.count] = value
+        self.count += 1
+
+    def read(self) -> list[float]:
+        values = [] if self.buffer is None else self.buffer[:self.count].tolist()
+        self.buffer, self.count = None, 0
+        return values
+
+
 def fit(model: nn.Module, train_loader, *, loss_fn: Callable, optimizer: torch.optim.Optimizer,
         epochs: int | None = None, steps: int | None = None, val_loader=None,
         metrics: dict[str, Callable] | None = None, eval_every: int | None = None,
@@ -150,7 +176,9 @@ def fit(model: nn.Module, train_loader, *, loss_fn: Callable, optimizer: torch.o
     ``metrics`` as ``val_loss``, ``val_<name>``. ``clip_grad_norm`` rescales the gradient to at
     most that global norm (Pascanu et al. 2013); the norms before clipping go to
     ``history.grad_norm``. With ``patience``, training stops after that many evaluations without
-    improvement of ``monitor`` and the best weights are restored (early stopping).
+    improvement of ``monitor`` and the best weights are restored (early stopping). Step losses and
+    norms are read from the device at each evaluation, not at every step, so a non-finite loss
+    raises ``FloatingPointError`` at the end of the interval in which it happened.
     """
     if (epochs is None) == (steps is None):
         raise ValueError(f"give exactly one of epochs or steps, got epochs={epochs!r}, steps={steps!r}")
@@ -178,7 +206,9 @@ def fit(model: nn.Module, train_loader, *, loss_fn: Callable, optimizer: torch.o
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc="training", leave=False, mininterval=0.5)
-    best, best_state, bad_evals, since = math.inf, None, 0, []
+    best, best_state, bad_evals = math.inf, None, 0
+    losses = _Pending()  # this interval's losses, on the device: read back once per evaluation
+    norms = _Pending()
     step = 0
     model.train()
     while step < total:
@@ -188,26 +218,28 @@ def fit(model: nn.Module, train_loader, *, loss_fn: Callable, optimizer: torch.o
             x, y = x.to(dev), y.to(dev)
             optimizer.zero_grad(set_to_none=True)
             _, loss = _forward_loss(model, loss_fn, x, y, first=step == 0)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at step {step}: lower the learning "
-                                         "rate or clip the gradient")
+            interval = min(eval_every - step % eval_every, total - step)  # steps until the next evaluation
+            losses.add(loss.detach(), interval)
             loss.backward()
             if clip_grad_norm is not None:
-                norm = nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-                history.grad_norm.append(norm.item())
+                norms.add(nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm), interval)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             step += 1
-            history.step_loss.append(loss.item())
-            since.append(loss.item())
             if show:
                 bar.update(1)
-                if step % 50 == 0:  # redrawing every step costs more than a small model's step
-                    bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
             if step % eval_every == 0 or step == total:
+                since = losses.read()  # the one host-device sync of the interval
+                bad = next((i for i, v in enumerate(since) if not math.isfinite(v)), None)
+                if bad is not None:
+                    raise FloatingPointError(f"loss became {since[bad]} at step {step - len(since) + bad}: "
+                                             "lower the learning rate or clip the gradient")
+                history.step_loss.extend(since)
+                history.grad_norm.extend(norms.read())
+                if show:
+                    bar.set_postfix(loss=f"{since[-1]:.4f}", refresh=False)
                 values = {"train_loss": sum(since) / len(since)}
-                since = []
                 if val_loader is not None:
                     values.update({f"val_{k}": v for k, v in evaluate(model, val_loader, loss_fn, metrics).items()})
                 history.log(step, values)

@@ -8,11 +8,20 @@ import torch
 from nblib import config
 
 
-def test_device_is_cuda_then_mps_then_cpu(monkeypatch):
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"),
+                                                 (False, True, "mps"), (False, False, "cpu")])
+def test_device_is_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
     monkeypatch.delenv("NBLIB_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else (
-        "mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu")
-    assert config.device().type == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert config.device() == torch.device(expected)
+
+
+def test_device_is_the_cpu_when_torch_has_no_mps_backend(monkeypatch):
+    monkeypatch.delenv("NBLIB_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delattr(torch.backends, "mps")
+    assert config.device() == torch.device("cpu")
 
 
 def test_device_can_be_overridden_by_environment(monkeypatch):
@@ -26,11 +35,24 @@ def test_unknown_device_name_is_a_clear_error(monkeypatch):
         config.device()
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
 def test_requesting_cuda_without_cuda_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("NBLIB_DEVICE", "cuda")
-    with pytest.raises(ValueError, match="CUDA is not available"):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # whatever this machine has
+    with pytest.raises(ValueError, match="NBLIB_DEVICE='cuda' but CUDA is not available"):
         config.device()
+
+
+@pytest.mark.parametrize("requested", ["cuda", "cuda:1"])
+def test_requesting_cuda_with_cuda_returns_that_device(monkeypatch, requested):
+    monkeypatch.setenv("NBLIB_DEVICE", requested)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # naming a device needs no GPU
+    assert config.device() == torch.device(requested)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_the_chosen_cuda_device_holds_tensors(monkeypatch):
+    monkeypatch.delenv("NBLIB_DEVICE", raising=False)
+    assert torch.ones(1, device=config.device()).device.type == "cuda"
 
 
 def test_seed_everything_makes_python_numpy_and_torch_repeat():

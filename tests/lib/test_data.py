@@ -32,8 +32,8 @@ def test_mnist1d_cache_returns_the_same_data(tmp_path, monkeypatch):
     assert torch.equal(a.x_train, data.load_mnist1d(cache=False).x_train)
 
 
-def test_spatial_shuffle_permutes_positions_but_keeps_values():
-    a, b = data.load_mnist1d(), data.load_mnist1d(spatial_shuffle=True)
+def test_spatial_shuffle_permutes_positions_but_keeps_values(mnist1d):
+    a, b = mnist1d, data.load_mnist1d(spatial_shuffle=True)
     assert not torch.equal(a.x_train, b.x_train)
     assert torch.equal(a.x_train.sort(dim=1).values, b.x_train.sort(dim=1).values)
     assert torch.equal(a.y_train, b.y_train)
@@ -87,8 +87,8 @@ def test_bad_toy_arguments(kwargs, message):
         data.toy_2d("moons", **kwargs)
 
 
-def test_loader_shuffles_deterministically_from_its_seed():
-    s = data.load_digits()
+def test_loader_shuffles_deterministically_from_its_seed(digits):
+    s = digits
 
     def first_labels(seed):
         return next(iter(s.loader("train", 32, seed=seed)))[1]
@@ -98,15 +98,15 @@ def test_loader_shuffles_deterministically_from_its_seed():
     assert torch.equal(y, s.y_test), "evaluation splits are not shuffled"
 
 
-def test_loader_errors_name_the_shapes():
+def test_loader_errors_name_the_shapes(digits, mnist1d):
     with pytest.raises(ValueError, match=r"same first dimension, got x \(5, 2\) and y \(4,\)"):
         data.make_loader(torch.zeros(5, 2), torch.zeros(4), batch_size=2)
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         data.make_loader(torch.zeros(5, 2), torch.zeros(5), batch_size=0)
     with pytest.raises(ValueError, match="split must be 'train', 'val' or 'test', got 'dev'"):
-        data.load_digits().loader("dev", 8)
+        digits.loader("dev", 8)
     with pytest.raises(ValueError, match="has no 'val' split"):
-        data.load_mnist1d().loader("val", 8)
+        mnist1d.loader("val", 8)
 
 
 def test_batches_without_shuffle_equal_a_torch_dataloader():
@@ -135,6 +135,25 @@ def test_drop_last_keeps_only_full_batches():
         data.make_loader(torch.zeros(10, 2), torch.zeros(10), 11, drop_last=True)
 
 
-def test_batches_move_to_a_device_once():
-    batches = data.make_loader(torch.zeros(6, 2), torch.zeros(6), 2).to("cpu")
-    assert batches.x.device.type == "cpu" and "batch_size=2" in repr(batches)
+@pytest.mark.parametrize("device", ["meta", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA"))])
+def test_batches_move_to_a_device_once(device):
+    # "meta" tensors have shapes but no values: a device to move to on a machine without a GPU.
+    x, y = torch.arange(12.0).reshape(6, 2), torch.arange(6)
+    batches = data.make_loader(x, y, 4, seed=3, drop_last=True)
+    moved = batches.to(device)
+    assert moved is not batches and moved.x.device.type == moved.y.device.type == device
+    assert batches.x.device.type == batches.y.device.type == "cpu", "the original batches stay where they were"
+    assert (moved.batch_size, moved.shuffle, moved.seed, moved.drop_last, len(moved)) == (4, True, 3, True, 1)
+    assert all(xb.device.type == yb.device.type == device and xb.shape == (4, 2) and yb.shape == (4,)
+               for xb, yb in moved), "every batch comes from the moved data"
+    assert "batch_size=4" in repr(moved)
+
+
+def test_moved_batches_are_the_same_batches_in_the_same_order():
+    x, y = torch.arange(20.0).reshape(10, 2), torch.arange(10)
+    here = data.make_loader(x, y, 3, seed=5)
+    first_pass = list(here)
+    moved = here.to("cpu")  # a fresh generator: its first pass is the first pass of the seed
+    assert len(first_pass) == len(moved) == 4
+    assert all(torch.equal(a, c) and torch.equal(b, d) for (a, b), (c, d) in zip(first_pass, moved))

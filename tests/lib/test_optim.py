@@ -128,18 +128,18 @@ def test_changing_lr_in_a_param_group_takes_effect_like_a_scheduler():
 @pytest.mark.parametrize(
     "make, error, message",
     [
-        (lambda p: optim.SGD(p, lr=-0.1), ValueError, r"invalid lr: -0\.1"),
+        (lambda p: optim.SGD(p, lr=-0.1), ValueError, r"lr must be >= 0, got -0\.1"),
         (lambda p: optim.SGD(p, lr="fast"), TypeError, "lr must be a real number, got str"),
-        (lambda p: optim.SGD(p, lr=0.1, momentum=-0.5), ValueError, r"invalid momentum: -0\.5"),
+        (lambda p: optim.SGD(p, lr=0.1, momentum=-0.5), ValueError, r"momentum must be >= 0, got -0\.5"),
         (lambda p: optim.SGD(p, lr=0.1, nesterov=True), ValueError, "nesterov=True requires momentum > 0"),
-        (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1), ValueError, "invalid weight_decay: -1"),
-        (lambda p: optim.RMSprop(p, alpha=1.5), ValueError, r"invalid alpha: 1\.5"),
-        (lambda p: optim.RMSprop(p, eps=-1e-8), ValueError, "invalid eps"),
-        (lambda p: optim.Adam(p, betas=(1.0, 0.999)), ValueError, r"invalid beta1 \(betas\[0\]\): 1\.0"),
-        (lambda p: optim.Adam(p, betas=(0.9, -0.1)), ValueError, r"invalid beta2 \(betas\[1\]\): -0\.1"),
+        (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1), ValueError, "weight_decay must be >= 0, got -1"),
+        (lambda p: optim.RMSprop(p, alpha=1.5), ValueError, r"alpha must be in \[0, 1\], got 1\.5"),
+        (lambda p: optim.RMSprop(p, eps=-1e-8), ValueError, r"eps must be >= 0, got -1e-08"),
+        (lambda p: optim.Adam(p, betas=(1.0, 0.999)), ValueError, r"beta1 \(betas\[0\]\) must be in \[0, 1\), got 1\.0"),
+        (lambda p: optim.Adam(p, betas=(0.9, -0.1)), ValueError, r"beta2 \(betas\[1\]\) must be in \[0, 1\), got -0\.1"),
         (lambda p: optim.Adam(p, betas=0.9), ValueError, "betas must be a pair"),
-        (lambda p: optim.AdamW(p, lr=-1.0), ValueError, r"invalid lr: -1\.0"),
-        (lambda p: optim.Adam([{"params": p, "lr": -3.0}]), ValueError, r"invalid lr: -3\.0"),
+        (lambda p: optim.AdamW(p, lr=-1.0), ValueError, r"lr must be >= 0, got -1\.0"),
+        (lambda p: optim.Adam([{"params": p, "lr": -3.0}]), ValueError, r"lr must be >= 0, got -3\.0"),
     ],
 )
 def test_bad_hyperparameters_raise_clear_errors(make, error, message):
@@ -163,10 +163,18 @@ def test_bad_params_raise_clear_errors():
         optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
 
 
-def test_optimizers_follow_the_parameters_device():
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+@pytest.mark.parametrize("device", ["cpu", "meta", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA"))])
+@pytest.mark.parametrize("cls, kwargs", [(optim.SGD, dict(momentum=0.9)),
+                                         (optim.RMSprop, dict(momentum=0.9, centered=True)),
+                                         (optim.Adam, dict(amsgrad=True)), (optim.AdamW, {})])
+def test_optimizers_follow_the_parameters_device(device, cls, kwargs):
+    # "meta" tensors have shapes but no values: a second device on a machine without a GPU.
     p = torch.ones(3, device=device, requires_grad=True)
-    opt = optim.Adam([p], lr=0.1)
-    p.grad = torch.ones_like(p)
-    opt.step()
-    assert opt.state[p]["exp_avg"].device == p.device
+    opt = cls([p], lr=0.1, **kwargs)
+    for _ in range(2):  # the first step creates the state, the second uses it
+        p.grad = torch.ones_like(p)
+        opt.step()
+    state = {k: v.device for k, v in opt.state[p].items() if isinstance(v, torch.Tensor)}
+    assert state and all(d == p.device for d in state.values()), f"state devices {state}, parameter on {p.device}"
+    assert p.device.type == device

@@ -1,4 +1,6 @@
 """nblib.train: one loop for every chapter, reproducible on the CPU, with clear errors."""
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,9 +9,8 @@ from torch import nn
 from nblib import config, data, train
 
 
-def _digits_run(**kwargs):
+def _digits_run(s, **kwargs):
     config.seed_everything(0)
-    s = data.load_digits()
     model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     history = train.fit(model, s.loader("train", 64), loss_fn=F.cross_entropy, optimizer=opt,
@@ -17,20 +18,20 @@ def _digits_run(**kwargs):
     return model, history, s
 
 
-def test_fit_learns_and_logs_once_per_epoch_by_default():
-    model, h, s = _digits_run(epochs=5)
+def test_fit_learns_and_logs_once_per_epoch_by_default(digits):
+    model, h, s = _digits_run(digits, epochs=5)
     assert h.step == [17 * (i + 1) for i in range(5)]
     assert len(h.step_loss) == 85 and h["train_loss"][-1] < h["train_loss"][0]
     assert h.last("val_acc") > 0.85
     assert train.evaluate(model, s.loader("test", 360), F.cross_entropy)["acc"] > 0.85
 
 
-def test_fit_is_deterministic_on_the_cpu_for_a_seed():
-    assert _digits_run(steps=40)[1].step_loss == _digits_run(steps=40)[1].step_loss
+def test_fit_is_deterministic_on_the_cpu_for_a_seed(digits):
+    assert _digits_run(digits, steps=40)[1].step_loss == _digits_run(digits, steps=40)[1].step_loss
 
 
-def test_fit_by_steps_with_evaluation_interval():
-    _, h, _ = _digits_run(steps=30, eval_every=10)
+def test_fit_by_steps_with_evaluation_interval(digits):
+    _, h, _ = _digits_run(digits, steps=30, eval_every=10)
     assert h.step == [10, 20, 30] and len(h.step_loss) == 30
 
 
@@ -46,16 +47,126 @@ def test_gradient_clipping_bounds_the_norm_and_records_it():
     assert total <= 1.0 + 1e-5
 
 
-def test_early_stopping_restores_the_best_weights():
-    model, h, s = _digits_run(epochs=60, patience=2, monitor="val_acc")
+def test_early_stopping_restores_the_best_weights(digits):
+    model, h, s = _digits_run(digits, epochs=60, patience=2, monitor="val_acc")
     assert h.best_step is not None
     best = max(h["val_acc"])
     assert train.evaluate(model, s.loader("val", 360), F.cross_entropy)["acc"] == pytest.approx(best)
 
 
-def test_fit_follows_the_model_to_its_device():
-    model, _, _ = _digits_run(steps=2)
-    assert train.model_device(model) == next(model.parameters()).device
+class _Stop(Exception):
+    """Raised by a probe to end a run once it has seen what it came for."""
+
+
+class _DeviceProbe(nn.Module):
+    """A linear model that records, at each forward call, where its input and its weight are."""
+
+    def __init__(self, device):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(3, 4, device=device))
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(("x", x.device, self.weight.device))
+        assert x.device == self.weight.device, f"the batch is on {x.device}, the model on {self.weight.device}"
+        return x @ self.weight.T  # (B, 3)
+
+
+def _stop_at_call(n, seen):
+    """A loss function that records where outputs and targets are and raises _Stop at its n-th call."""
+    def loss_fn(out, y):
+        seen.append(("out", out.device, y.device))
+        assert y.device == out.device, f"the targets are on {y.device}, the outputs on {out.device}"
+        if len(seen) >= n:
+            raise _Stop
+        return F.cross_entropy(out, y)
+
+    return loss_fn
+
+
+_DEVICES = ["meta", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+@pytest.mark.parametrize("device", _DEVICES)
+def test_fit_moves_every_batch_to_the_model_and_leaves_the_model_where_it_is(device):
+    # The batches start on the CPU and the model is elsewhere ("meta" needs no GPU: its tensors have
+    # shapes but no values), so a batch that is not moved meets the weight on another device.
+    model = _DeviceProbe(device)
+    loader = data.make_loader(torch.randn(8, 4), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1]), 4)
+    seen = []
+    with pytest.raises(_Stop):  # two full steps (forward, backward, optimizer step), stopped in the third
+        train.fit(model, loader, loss_fn=_stop_at_call(3, seen), optimizer=torch.optim.SGD(model.parameters(), 0.1),
+                  steps=5, eval_every=5, progress=False)
+    dev = torch.device(device)
+    assert len(model.seen) == 3 and all(x == w == dev for _, x, w in model.seen), model.seen
+    assert all(out == y == dev for _, out, y in seen), seen
+
+
+@pytest.mark.parametrize("device", _DEVICES)
+def test_evaluate_moves_every_batch_to_the_model(device):
+    model = _DeviceProbe(device)
+    loader = data.make_loader(torch.randn(8, 4), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1]), 4)
+    seen = []
+
+    def loss_fn(out, y):  # a CPU scalar, so that evaluate can read it even from the meta device
+        seen.append(("out", out.device, y.device))
+        assert y.device == out.device, f"the targets are on {y.device}, the outputs on {out.device}"
+        return torch.zeros(())
+
+    assert train.evaluate(model, loader, loss_fn, metrics={}) == {"loss": 0.0}
+    dev = torch.device(device)
+    assert len(model.seen) == 2 and all(x == w == dev for _, x, w in model.seen), model.seen
+    assert all(out == y == dev for _, out, y in seen), seen
+
+
+def test_model_device_is_where_the_parameters_are():
+    assert train.model_device(nn.Linear(2, 2, device="meta")) == torch.device("meta")
+    assert train.model_device(nn.BatchNorm1d(2, affine=False)) == torch.device("cpu")  # buffers only
+    with pytest.raises(ValueError, match="ReLU has no parameters or buffers"):
+        train.model_device(nn.ReLU())
+
+
+def test_fit_reads_the_losses_back_once_per_evaluation_not_once_per_step(monkeypatch):
+    # On a GPU, every .item() (or float(), bool(), .tolist()) of a device tensor makes the CPU wait
+    # for the GPU; fit must not do that at every step. Count such reads over 50 steps, 2 evaluations.
+    config.seed_everything(0)
+    model = nn.Linear(3, 1)
+    loader = data.make_loader(torch.randn(64, 3), torch.randn(64, 1), 8)
+    reads = {name: 0 for name in ("item", "tolist", "__bool__", "__float__", "__int__", "numpy")}
+    for name in reads:
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _name=name, _original=original, **kwargs):
+            reads[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    h = train.fit(model, loader, loss_fn=F.mse_loss, optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+                  steps=50, eval_every=25, clip_grad_norm=10.0, progress=False, metrics={})
+    monkeypatch.undo()
+    assert sum(reads.values()) <= 2 * len(h.step), f"host reads during fit: {reads}"
+    assert reads["item"] == 0, f"Tensor.item called {reads['item']} times in 50 steps"
+    assert h.step == [25, 50] and len(h.step_loss) == len(h.grad_norm) == 50
+    assert h["train_loss"] == [sum(h.step_loss[:25]) / 25, sum(h.step_loss[25:]) / 25]
+
+
+def test_step_losses_are_the_losses_of_each_step():
+    # What the history reads back at the evaluations is, step by step, what .item() would have read.
+    config.seed_everything(0)
+    model = nn.Linear(3, 1)
+    x, y = torch.randn(12, 3), torch.randn(12, 1)
+    expected, reference = [], copy.deepcopy(model)
+    opt = torch.optim.SGD(reference.parameters(), lr=0.1)
+    for xb, yb in data.make_loader(x, y, 4, shuffle=False):
+        opt.zero_grad()
+        loss = F.mse_loss(reference(xb), yb)
+        expected.append(loss.item())
+        loss.backward()
+        opt.step()
+    h = train.fit(model, data.make_loader(x, y, 4, shuffle=False), loss_fn=F.mse_loss,
+                  optimizer=torch.optim.SGD(model.parameters(), lr=0.1), steps=3, eval_every=2, progress=False,
+                  metrics={})
+    assert h.step_loss == expected and h.step == [2, 3]
 
 
 def test_wrong_input_shape_is_a_clear_error_not_a_torch_trace():
@@ -112,8 +223,8 @@ def test_accuracy_checks_shapes():
         train.accuracy(torch.zeros(2), torch.zeros(2))
 
 
-def test_history_names_what_it_recorded():
-    _, h, _ = _digits_run(steps=17)
+def test_history_names_what_it_recorded(digits):
+    _, h, _ = _digits_run(digits, steps=17)
     with pytest.raises(KeyError, match="no metric 'val_f1'.*recorded: train_loss, val_loss, val_acc"):
         h["val_f1"]
     assert "val_acc=" in repr(h)
