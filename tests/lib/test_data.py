@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from nblib import data
+from devices import ELSEWHERE
 
 
 @pytest.fixture
@@ -135,8 +136,7 @@ def test_drop_last_keeps_only_full_batches():
         data.make_loader(torch.zeros(10, 2), torch.zeros(10), 11, drop_last=True)
 
 
-@pytest.mark.parametrize("device", ["meta", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA"))])
+@pytest.mark.parametrize("device", ELSEWHERE)
 def test_batches_move_to_a_device_once(device):
     # "meta" tensors have shapes but no values: a device to move to on a machine without a GPU.
     x, y = torch.arange(12.0).reshape(6, 2), torch.arange(6)

@@ -20,6 +20,7 @@ import torch
 from nblib import optim, validate
 from nblib.nn import functional as nf
 from nblib.nn.mlp import MLP, LogisticRegression, Mnist1dMLP, ScratchMLP, softmax_cross_entropy_grad
+from devices import ELSEWHERE
 
 VALUE_READERS = ("item", "tolist", "numpy", "cpu", "__bool__", "__int__", "__float__", "__index__")
 
@@ -95,7 +96,6 @@ def per_call_paths(device: str):
 
 
 META_PATHS = per_call_paths("meta")
-CUDA_PATHS = per_call_paths("cuda") if torch.cuda.is_available() else []
 
 
 @pytest.mark.parametrize("name, call", META_PATHS, ids=[n for n, _ in META_PATHS])
@@ -110,16 +110,23 @@ def test_no_value_is_read_on_the_host(name, call, monkeypatch):
     assert error is None, f"{name} failed on data-less (meta) tensors: {error!r}"
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("name, call", CUDA_PATHS, ids=[n for n, _ in CUDA_PATHS])
-def test_no_sync_on_cuda(name, call):
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        call()
-    finally:
-        torch.cuda.set_sync_debug_mode(0)
-    torch.cuda.synchronize()
+@pytest.mark.parametrize("device", ELSEWHERE)
+def test_no_sync_on_another_device(device):
+    """Every per-call path runs on each device this machine has besides the CPU: on "meta"
+    (above, with the host reads recorded) and, on a GPU, under torch's sync debug mode."""
+    paths = per_call_paths(device)
+    assert [n for n, _ in paths] == [n for n, _ in META_PATHS]
+    if device != "cuda":
+        return
+    for name, call in paths:
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            call()
+        except RuntimeError as err:
+            raise AssertionError(f"{name} synchronises with the GPU: {err}") from None
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
 
 
 def test_value_checks_run_where_they_are_free():

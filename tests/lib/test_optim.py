@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from nblib import optim
+from devices import ALL
 
 SHAPES = [(3, 4), (5,), (2, 2, 2)]
 N_STEPS = 25
@@ -163,8 +164,7 @@ def test_bad_params_raise_clear_errors():
         optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
 
 
-@pytest.mark.parametrize("device", ["cpu", "meta", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA"))])
+@pytest.mark.parametrize("device", ALL)
 @pytest.mark.parametrize("cls, kwargs", [(optim.SGD, dict(momentum=0.9)),
                                          (optim.RMSprop, dict(momentum=0.9, centered=True)),
                                          (optim.Adam, dict(amsgrad=True)), (optim.AdamW, {})])

@@ -5,6 +5,7 @@ import torch
 from nblib import optim
 from nblib.gradcheck import max_rel_error, numerical_grad
 from nblib.surfaces import MINIMA, beale, grid, himmelblau, quadratic, rosenbrock, trajectory
+from devices import ALL
 
 SURFACES = {"quadratic": quadratic, "rosenbrock": rosenbrock, "beale": beale, "himmelblau": himmelblau}
 
@@ -73,8 +74,7 @@ def test_trajectory_is_the_same_with_our_optimizer_and_torchs():
         assert (a - b).abs().max() < 1e-9
 
 
-@pytest.mark.parametrize("device", ["cpu", "meta", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA"))])
+@pytest.mark.parametrize("device", ALL)
 def test_trajectory_keeps_dtype_and_device_of_a_tensor_start_and_does_not_modify_it(device):
     # "meta" tensors have shapes but no values: a second device on a machine without a GPU.
     start = torch.tensor([0.5, -0.5], device=device)                        # float32

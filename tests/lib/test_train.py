@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nblib import config, data, train
+from devices import ELSEWHERE
 
 
 def _digits_run(s, **kwargs):
@@ -84,7 +85,7 @@ def _stop_at_call(n, seen):
     return loss_fn
 
 
-_DEVICES = ["meta", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+_DEVICES = ELSEWHERE
 
 
 @pytest.mark.parametrize("device", _DEVICES)
