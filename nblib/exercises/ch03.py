@@ -5,6 +5,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nblib.data import toy_2d
 from nblib.exercises.expect import expect_close, expect_shape, expect_true
 from nblib.exercises.registry import public_check
 
@@ -56,18 +57,10 @@ def _(macro_f1):
                      hint="per class 2TP / (2TP + FP + FN), 0 if that is 0/0; average over all classes")
 
 
-def _xor_points(n, seed):
-    rng = np.random.default_rng(seed)
-    centres = rng.choice([-1.0, 1.0], size=(n, 2))
-    x = centres + 0.2 * rng.standard_normal((n, 2))
-    y = (centres[:, 0] != centres[:, 1]).astype(np.int64)
-    return torch.tensor(x, dtype=torch.float32), torch.tensor(y)
-
-
 @public_check("03-train-xor")
 def _(train_xor):
-    x, y = _xor_points(200, 0)
-    x_new, y_new = _xor_points(400, 1)
+    x, y = toy_2d("xor", n=200, noise=0.2, seed=0)
+    x_new, y_new = toy_2d("xor", n=400, noise=0.2, seed=1)
     start = time.perf_counter()
     pred = train_xor(x, y, x_new, seed=0)
     seconds = time.perf_counter() - start
