@@ -11,7 +11,6 @@ Fixtures:
   (a CUDA tensor seen from CPU code), so that device handling can fail on a CPU-only machine.
 """
 import os
-from pathlib import Path
 
 import matplotlib
 import pytest
@@ -21,7 +20,6 @@ from torch.utils._pytree import tree_flatten
 matplotlib.use("Agg")  # tests never open windows
 os.environ.setdefault("NBLIB_QUIET", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
 collect_ignore = ["fixtures"]
 
 
