@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def _release(args) -> int:
-    from nblib.grading.format import MarkerError
+    from nblib.exercises.format import MarkerError
     from nblib.grading.release import release
     try:
         written = release(args.source, args.out)
@@ -20,8 +20,8 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
+    from nblib.grading.chapters import ConfigError
     from nblib.grading.grade import grade
-    from nblib.grading.runner import ConfigError
     try:
         report = grade(args.submissions, args.out, tests=args.tests, masters=args.masters,
                        timeout=args.timeout, jobs=args.jobs, memory_mb=args.memory, sandbox=args.sandbox,

@@ -68,8 +68,3 @@ def checks_for(question: str) -> list[Callable]:
             if exc.name != module:
                 raise
     return list(_REGISTRY.get(question, []))
-
-
-def registered_questions() -> list[str]:
-    """Question ids registered so far (only from chapter modules already imported)."""
-    return sorted(_REGISTRY)

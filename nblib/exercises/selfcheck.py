@@ -19,8 +19,8 @@ from pathlib import Path
 
 def _driver(notebook: Path, report: Path) -> None:
     from nblib.exercises import verdict as check_module
-    from nblib.grading.format import (PRELUDE, PUBLIC_CHECK_TAG, SOLUTION_TAG, cell_question, cell_source,
-                                      cell_tags, read_json_notebook, runnable)
+    from nblib.exercises.format import (PRELUDE, PUBLIC_CHECK_TAG, SOLUTION_TAG, cell_question, cell_source,
+                                        cell_tags, read_json_notebook, runnable)
 
     nb = read_json_notebook(notebook)
     code = [(i, c) for i, c in enumerate(nb["cells"]) if c.get("cell_type") == "code"]

@@ -1,4 +1,26 @@
-"""Graded tests: how to write them (for chapter authors).
+"""The instructor's side of the exercises: release student notebooks, grade submissions.
+
+How ``nblib grade`` runs, one module per step, in order (``grade.py`` is the whole run):
+
+1. ``chapters.py``    find the chapters: a master notebook (questions, points, reference
+                      solutions) + its folder of graded tests; self-test them
+2. ``submission.py``  read each submission safely; keep only its solution cells' code
+3. ``student.py``     run that code in a sandbox, one per (student, chapter):
+                      ``sandbox.py`` (the process: bubblewrap or fallback, limits, kill),
+                      ``server.py`` (inside it), ``channel.py`` (JSON between them)
+4. ``plugin.py``      run the graded tests under pytest with the ``student``, ``reference``,
+                      ``rng``, ``seed`` fixtures; ``forbidden.py`` checks forbidden names
+5. ``score.py``       sum each question's points; its status is its worst test's
+6. ``report.py``      write ``gradebook.csv`` and ``feedback/<student>.md``
+
+``status.py`` is the one vocabulary of statuses (steps 4 to 6); ``batch.py`` runs steps 3 to
+5 for every job, N at a time through ``worker.py`` processes; ``api.py`` is what graded tests
+import (below); ``release.py`` is ``nblib release``; ``bench.py`` times a batch. The exercise
+format inside notebooks (solution cells, markers, prelude) is shared with the learner's side:
+:mod:`nblib.exercises.format`.
+
+Graded tests: how to write them (for chapter authors)
+-----------------------------------------------------
 
 Graded tests are pytest files outside the notebooks, one folder per chapter notebook::
 
@@ -41,7 +63,7 @@ Points: each test declares ``points=``; a question's tests must add up to the qu
 Alternatively leave ``points`` out on *all* tests of a question: the question's points are
 then split equally over its tests. A student earns the points of every test that passes.
 
-Statuses per question (gradebook): ``passed`` (all tests pass), ``failed`` (some test's
+Statuses per question (gradebook; ``status.py``): ``passed`` (all tests pass), ``failed`` (some test's
 assertion failed; partial points), ``error`` (the student's code raised, would not load, or
 the sandbox died), ``timeout`` (the student's code ran past ``--timeout`` seconds in total for
 that question), ``missing`` (no usable solution cell for that question in the submission).
@@ -70,7 +92,8 @@ __all__ = ["question", "assert_close", "StudentError", "StudentTimeout", "Sandbo
 
 
 def __getattr__(name: str):
-    # Lazy, so that `nblib release` / `nblib check` start without importing torch.
+    # Lazy (PEP 562) for speed only, so that `nblib release` starts without importing torch;
+    # api imports nothing else of nblib.grading.
     if name in __all__:
         from nblib.grading import api
         return getattr(api, name)

@@ -1,6 +1,6 @@
-"""What graded tests import: the ``question`` decorator, ``assert_close`` and the exceptions
-that a call into the student's code can raise. Kept free of pytest and of the sandbox so
-that importing it is cheap (see :mod:`nblib.grading` for the guide)."""
+"""What graded tests import (they run in step 4): the ``question`` decorator, ``assert_close``
+and the exceptions that a call into the student's code can raise. Kept free of pytest and of
+the sandbox so that importing it is cheap (see :mod:`nblib.grading` for the guide)."""
 from __future__ import annotations
 
 from typing import Any, Callable

@@ -1,4 +1,8 @@
-"""The narrow channel between the grader and the sandbox: JSON lines, schema-checked, no pickle.
+"""Step 3 of grading, the wire: JSON lines between the grader and the sandbox, no pickle.
+
+Both ends use it: :mod:`~nblib.grading.sandbox` (grader side) and
+:mod:`~nblib.grading.server` (sandbox side); the reference's arguments and results make the
+same round trip (:func:`roundtrip`), so tests see both sides alike.
 
 One message is one line of JSON (UTF-8), at most ``MAX_MESSAGE`` bytes. Values travel as:
 

@@ -1,5 +1,15 @@
-"""The pytest side of grading: fixtures ``student``, ``reference``, ``rng``, ``seed`` and the
-classification of each test's outcome. Tests run in the grader process, never in the sandbox.
+"""Step 4 of grading: run a chapter's graded tests under pytest, with the grader's fixtures.
+
+Gets a chapter (step 1) and a session that answers ``call(question, name, args, kwargs)``:
+the student's sandbox (step 3, :mod:`~nblib.grading.student`) or the master's solutions
+(:class:`~nblib.grading.chapters.ReferenceSession`, for the self-test). Gives step 5
+(:mod:`~nblib.grading.score`) an :class:`Outcome`: each test's :class:`Status` and message,
+and each test's question and declared points.
+
+The tests run here, in the grader process, never in the sandbox. Fixtures: ``student`` and
+``reference`` (a :class:`Proxy` on the session: ``student.sigmoid(x)``), ``rng`` and ``seed``
+(from the run's secret seed). Before ``student`` is handed out, the submitted cell is
+checked for the names its question forbids (:mod:`~nblib.grading.forbidden`).
 """
 from __future__ import annotations
 
@@ -15,8 +25,9 @@ import torch
 
 from nblib.grading.api import (ForbiddenCall, MissingSolution, SandboxCrashed, StudentError,
                                StudentTimeout)
+from nblib.grading.forbidden import forbidden_uses
 from nblib.grading.sandbox import StartError
-from nblib.grading.static import forbidden_uses
+from nblib.grading.status import Status
 
 
 def _short(exc: BaseException, limit: int = 400) -> str:
@@ -24,41 +35,61 @@ def _short(exc: BaseException, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def classify(exc: BaseException) -> tuple[str, str]:
-    """(kind, message) of a test that did not pass."""
+def classify(exc: BaseException) -> tuple[Status, str]:
+    """(status, message) of a test that did not pass."""
     if isinstance(exc, MissingSolution):
-        return "missing", _short(exc)
+        return Status.MISSING, _short(exc)
     if isinstance(exc, StudentTimeout):
-        return "timeout", _short(exc)
+        return Status.TIMEOUT, _short(exc)
     if isinstance(exc, SandboxCrashed):
-        return "crash", _short(exc)
+        return Status.ERROR, _short(exc)
     if isinstance(exc, StartError):
-        return "infra", "grader problem, not the submission's: " + _short(exc)
+        return Status.ERROR, "grader problem, not the submission's: " + _short(exc)
     if isinstance(exc, ForbiddenCall):
-        return "forbidden", _short(exc)
+        return Status.FAILED, _short(exc)
     if isinstance(exc, StudentError):
         if exc.exc_type == "NotImplementedError":
-            return "error", "not attempted: the solution still raises NotImplementedError"
-        return "error", "your code raised " + _short(exc)
+            return Status.ERROR, "not attempted: the solution still raises NotImplementedError"
+        return Status.ERROR, "your code raised " + _short(exc)
     if isinstance(exc, AssertionError):
-        return "failed", _short(exc)
+        return Status.FAILED, _short(exc)
     if isinstance(exc, pytest.fail.Exception):
-        return "failed", _short(exc)
+        return Status.FAILED, _short(exc)
     if isinstance(exc, pytest.skip.Exception):
-        return "failed", "skipped: " + _short(exc)
-    return "failed", f"the result could not be checked ({type(exc).__name__}: {_short(exc, 300)})"
+        return Status.FAILED, "skipped: " + _short(exc)
+    return Status.FAILED, f"the result could not be checked ({type(exc).__name__}: {_short(exc, 300)})"
+
+
+class Proxy:
+    """``student.sigmoid(x)`` / ``reference.sigmoid(x)`` for one question."""
+
+    def __init__(self, session: Any, question: str):
+        self._session, self._question = session, question
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._session.call(self._question, name, args, kwargs)
+
+        call.__name__ = name
+        return call
 
 
 @dataclass
 class Outcome:
-    results: dict[str, tuple[str, str]] = field(default_factory=dict)   # nodeid -> (kind, message)
+    """What one pytest run of a chapter's tests found."""
+    results: dict[str, tuple[Status, str]] = field(default_factory=dict)  # nodeid -> (status, message)
     items: dict[str, tuple[str, float | None]] = field(default_factory=dict)  # nodeid -> (q, points)
     undecorated: list[Any] = field(default_factory=list)
     collect_errors: list[str] = field(default_factory=list)
-    forbidden: dict[str, list[str]] = field(default_factory=dict)
+    forbidden: dict[str, list[str]] = field(default_factory=dict)  # q -> the modules' FORBIDDEN names
 
 
 class GradingPlugin:
+    """The pytest plugin of one run: collects the graded tests, provides the fixtures, classifies."""
+
     def __init__(self, chapter, session, run_seed: int, check_forbidden: bool):
         self.chapter, self.session, self.run_seed = chapter, session, run_seed
         self.check_forbidden = check_forbidden
@@ -94,7 +125,6 @@ class GradingPlugin:
 
     @pytest.fixture
     def student(self, request):
-        from nblib.grading.runner import Proxy
         q = self._question(request)
         if self.check_forbidden and self.outcome.forbidden.get(q):
             if q not in self._forbidden_cache:
@@ -106,7 +136,6 @@ class GradingPlugin:
 
     @pytest.fixture
     def reference(self, request):
-        from nblib.grading.runner import Proxy
         return Proxy(self.chapter.reference(), self._question(request))
 
     @pytest.fixture
@@ -126,7 +155,7 @@ class GradingPlugin:
         report = (yield).get_result()
         nodeid = item.nodeid
         if report.when == "call" and report.passed and nodeid not in self.outcome.results:
-            self.outcome.results[nodeid] = ("passed", "")
+            self.outcome.results[nodeid] = (Status.PASSED, "")
         elif (report.failed or report.skipped) and nodeid not in self.outcome.results:
             exc = call.excinfo.value if call.excinfo is not None else RuntimeError("failed")
             self.outcome.results[nodeid] = classify(exc)

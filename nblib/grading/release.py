@@ -1,4 +1,5 @@
-"""``nblib release``: master notebooks -> student notebooks (solutions stubbed, outputs cleared).
+"""``nblib release``, before grading: master notebooks -> student notebooks (solutions stubbed,
+outputs cleared). The exercise format it reads is :mod:`nblib.exercises.format`.
 
 Every code cell loses its outputs and execution count; every marked solution region becomes
 ``raise NotImplementedError("<question>: write your solution here")`` at the marker's
@@ -11,9 +12,9 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from nblib.grading.format import (MarkerError, SOLUTION_TAG, cell_question, cell_source, cell_tags,
-                                  dumps_notebook, has_markers, master_questions, read_json_notebook,
-                                  strip_solution)
+from nblib.exercises.format import (MarkerError, SOLUTION_TAG, cell_question, cell_source, cell_tags,
+                                    dumps_notebook, has_markers, master_questions, read_json_notebook,
+                                    strip_solution)
 
 
 def release_notebook(nb: dict, name: str = "?") -> dict:

@@ -1,4 +1,9 @@
-"""Starting, talking to and killing the sandbox that runs a student's code.
+"""Step 3 of grading, the process: start, talk to and kill the sandbox that runs a student's code.
+
+Used by :mod:`~nblib.grading.student` (one ``Sandbox`` per student's chapter, restarted after
+a timeout or a crash) and, once at start-up, by ``grade`` to choose the mode. The sandbox
+runs :mod:`~nblib.grading.server`; requests and answers are :mod:`~nblib.grading.channel`
+messages.
 
 Two modes:
 

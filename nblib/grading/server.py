@@ -1,4 +1,4 @@
-"""The sandbox side: runs a student's solution cells and answers calls over the channel.
+"""Step 3 of grading, inside the sandbox: run a student's solution cells and answer calls.
 
 Started by :mod:`nblib.grading.sandbox` as ``python -I -m nblib.grading.server --in-fd N
 --out-fd M [--uid U --gid G]``. It imports the prelude, drops to the unprivileged uid/gid
@@ -19,7 +19,6 @@ import argparse
 import os
 import sys
 import traceback
-
 
 
 def _drop_privileges(uid: int, gid: int) -> None:
@@ -50,7 +49,7 @@ def main() -> None:
     import torch  # the prelude's imports, done once (this is most of the start-up time)
     torch.set_num_threads(1)
     from nblib.grading import channel
-    from nblib.grading.format import PRELUDE
+    from nblib.exercises.format import PRELUDE
     exec(PRELUDE, {})
 
     inp = os.fdopen(args.in_fd, "rb", buffering=0)

@@ -1,4 +1,4 @@
-"""nblib.check: the learner's self-check prints one readable verdict and raises only when strict."""
+"""nblib.exercises: the learner's self-check prints one readable verdict and raises only when strict."""
 import importlib
 import sys
 from pathlib import Path
@@ -147,10 +147,17 @@ def test_cli_check_runs_a_notebooks_public_checks(tmp_path, monkeypatch):
     assert r.stdout.count("TODO 99-") == 3 and "0/3 questions pass" in r.stdout
 
 
-def test_compare_a_result_on_the_gpu_with_an_expected_tensor_on_the_cpu():
+@pytest.mark.parametrize("device", ["elsewhere", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA"))])
+def test_compare_a_result_on_the_gpu_with_an_expected_tensor_on_the_cpu(device, on_another_device):
     # A learner's function may compute on CUDA; the expected values are built on the CPU.
-    dev = "cuda" if torch.cuda.is_available() else "cpu"
-    assert compare(torch.ones(3, device=dev), torch.ones(3)) == []
-    (problem,) = compare(torch.tensor([1.0, 2.0, 5.0], device=dev), torch.tensor([1.0, 2.0, 3.0]))
+    # Without a GPU, "elsewhere" tensors (tests/conftest.py) refuse to mix with CPU tensors as CUDA ones do.
+    def put(t):
+        return on_another_device(t) if device == "elsewhere" else t.to(device)
+
+    with pytest.raises(RuntimeError, match="same device"):  # what compare must avoid
+        put(torch.ones(3)) == torch.ones(3)
+    assert compare(put(torch.ones(3)), torch.ones(3)) == []
+    (problem,) = compare(put(torch.tensor([1.0, 2.0, 5.0])), torch.tensor([1.0, 2.0, 3.0]))
     assert "1 of 3 values differ" in problem and "at index (2,)" in problem
-    C.expect_close(torch.ones(2, dtype=torch.int64, device=dev), np.ones(2, dtype=np.int64))
+    C.expect_close(put(torch.ones(2, dtype=torch.int64)), np.ones(2, dtype=np.int64))

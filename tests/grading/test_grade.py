@@ -15,12 +15,13 @@ import pytest
 import torch
 
 from nblib.grading import channel
-from nblib.grading.format import submitted_sources
-from nblib.grading.grade import clean, feedback_filename, grade
+from nblib.grading.chapters import Chapter, ConfigError
+from nblib.grading.forbidden import forbidden_uses
+from nblib.grading.grade import grade, self_test
 from nblib.grading.release import release
-from nblib.grading.runner import Chapter, ConfigError, self_test
+from nblib.grading.report import clean, feedback_filename
 from nblib.grading.sandbox import bwrap_works
-from nblib.grading.static import forbidden_uses
+from nblib.grading.submission import submitted_sources
 from paths import FIXTURE_BOOK, ROOT
 
 BOOK = FIXTURE_BOOK

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nblib.grading.format import MarkerError, strip_solution
+from nblib.exercises.format import MarkerError, strip_solution
 from nblib.grading.release import release, release_notebook
 from paths import FIXTURES
 

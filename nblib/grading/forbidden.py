@@ -1,4 +1,7 @@
-"""Static check of a submitted cell: does it mention a name its question forbids?
+"""Step 4 of grading, before a test runs: does the submitted cell mention a name its question forbids?
+
+Called by the ``student`` fixture (:mod:`~nblib.grading.plugin`) with the submitted source
+(step 2) and the test module's ``FORBIDDEN`` list; a finding fails the test (status ``failed``).
 
 ``forbidden_uses(source, ["torch.sigmoid", "F.sigmoid", ".sigmoid", "eval"])`` walks the
 cell's syntax tree, resolves import aliases (``import torch as t``, ``from torch import

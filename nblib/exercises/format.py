@@ -1,14 +1,16 @@
-"""The exercise format inside notebooks: solution cells, markers, stubs, the grader's prelude.
+"""The exercise format inside notebooks, shared by the learner's and the instructor's tools.
 
 A question is a code cell tagged ``solution`` with metadata
 ``"grading": {"question": "01-sigmoid", "points": 2}``; its solution lines sit between
 ``# BEGIN SOLUTION`` and ``# END SOLUTION`` (one or more regions per cell). Releasing
 replaces each region's lines by a stub ``raise NotImplementedError("01-sigmoid: ...")``
 at the marker's indentation and keeps the markers, so a learner sees where to write and a
-released notebook released again is unchanged.
+released notebook released again is unchanged. The cell after it, tagged ``public-check``,
+calls ``check(...)``. ``PRELUDE`` is all a solution cell may rely on besides its own imports.
 
-Everything here works on notebooks as plain JSON dicts (never trusting their shape when
-they come from a submission).
+Used by ``nblib check`` (:mod:`nblib.exercises.selfcheck`), ``nblib release`` and ``nblib grade``
+(:mod:`nblib.grading`). Everything here works on notebooks as plain JSON dicts; reading an
+untrusted submission safely is the grader's job (:mod:`nblib.grading.submission`).
 """
 from __future__ import annotations
 
@@ -31,10 +33,6 @@ PRELUDE = ("import math\nimport numpy as np\nimport torch\nimport torch.nn as nn
 
 STUB = 'raise NotImplementedError("{question}: write your solution here")'
 STUB_NO_ID = 'raise NotImplementedError("write your solution here")'
-
-MAX_NOTEBOOK_BYTES = 20 * 2**20
-MAX_CELL_CHARS = 200_000
-
 
 class MarkerError(ValueError):
     """Unbalanced or misplaced solution markers, or a malformed solution cell."""
@@ -132,25 +130,6 @@ def master_questions(nb: dict, notebook: str = "?") -> dict[str, Question]:
         strip_solution(src, q, notebook, i)  # raises on unbalanced markers
         found[q] = Question(q, float(points), i, src)
     return found
-
-
-def submitted_sources(nb: Any, questions: list[str]) -> dict[str, str | None]:
-    """From an (untrusted) submission: each question's solution-cell source, or None if missing.
-
-    A cell counts only if it is a code cell with ``metadata.grading.question`` equal to the
-    id, a string (or list of strings) source under a size cap, and the id appears once.
-    """
-    found: dict[str, list[str]] = {q: [] for q in questions}
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if isinstance(cells, list):
-        for cell in cells:
-            if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-                continue
-            q, _ = cell_question(cell)
-            src = cell_source(cell)
-            if q in found and src is not None and len(src) <= MAX_CELL_CHARS:
-                found[q].append(src)
-    return {q: (srcs[0] if len(srcs) == 1 else None) for q, srcs in found.items()}
 
 
 def runnable(source: str) -> str:
