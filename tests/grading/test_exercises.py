@@ -11,6 +11,7 @@ from nblib.compare import compare
 from nblib.exercises import verdict as check_module
 from nblib.exercises import expect as C
 from paths import FIXTURES
+from devices import CUDA
 
 sys.path.insert(0, str(FIXTURES))
 importlib.import_module("exercises_ch99")
@@ -147,8 +148,7 @@ def test_cli_check_runs_a_notebooks_public_checks(tmp_path, monkeypatch):
     assert r.stdout.count("TODO 99-") == 3 and "0/3 questions pass" in r.stdout
 
 
-@pytest.mark.parametrize("device", ["elsewhere", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA"))])
+@pytest.mark.parametrize("device", ["elsewhere", *CUDA])
 def test_compare_a_result_on_the_gpu_with_an_expected_tensor_on_the_cpu(device, on_another_device):
     # A learner's function may compute on CUDA; the expected values are built on the CPU.
     # Without a GPU, "elsewhere" tensors (tests/conftest.py) refuse to mix with CPU tensors as CUDA ones do.
