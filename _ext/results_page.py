@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -109,40 +110,67 @@ def _table(header: list[str], rows: list[list[nodes.Node | str]], widths: list[i
     return table
 
 
-def _figure_svg(comparisons: list[tuple[str, float, float]]) -> str:
-    """Grouped bars: this book's number beside the published one, for each compared result."""
+def _figure_svg(comparisons: list[tuple[str, float, float]],
+                runs: list[tuple[str, float]]) -> str:
+    """Left: this book's numbers beside the published ones. Right: each chapter's run time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = max(len(comparisons), len(runs), 2)
+    fig, (ax_c, ax_t) = plt.subplots(1, 2, figsize=(10, 1.4 + 0.45 * rows),
+                                     gridspec_kw={"width_ratios": [3, 2]})
     names = [c[0] for c in comparisons]
     ours = [c[1] for c in comparisons]
     theirs = [c[2] for c in comparisons]
-    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.55 * len(names)))
     y = range(len(names))
-    ax.barh([i + 0.2 for i in y], theirs, height=0.4, color="#E69F00", label="published")
-    ax.barh([i - 0.2 for i in y], ours, height=0.4, color="#0072B2", label="this book")
+    ax_c.barh([i - 0.2 for i in y], ours, height=0.4, color="#0072B2", label="this book")
+    ax_c.barh([i + 0.2 for i in y], theirs, height=0.4, color="#E69F00", label="published")
     for i, (a, b) in enumerate(zip(ours, theirs)):
-        ax.text(a, i - 0.2, f" {a:.1f}", va="center", fontsize=8)
-        ax.text(b, i + 0.2, f" {b:.1f}", va="center", fontsize=8)
-    ax.set_yticks(list(y), names, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("value (units as in the tables above)")
-    ax.set_title("This book's results beside the published ones")
-    ax.legend(loc="lower right", fontsize=8)
+        ax_c.text(a, i - 0.2, f" {a:.1f}", va="center", fontsize=9)
+        ax_c.text(b, i + 0.2, f" {b:.1f}", va="center", fontsize=9)
+    ax_c.set_yticks(list(y), names, fontsize=9)
+    ax_c.set_xlim(0, 1.2 * max(ours + theirs, default=1))
+    ax_c.invert_yaxis()
+    ax_c.set_title("Against the published figures", fontsize=11)
+    ax_c.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=9,
+                frameon=False)
+    stems = [r[0] for r in runs]
+    seconds = [r[1] for r in runs]
+    ax_t.barh(range(len(stems)), seconds, color="#009E73")
+    for i, s in enumerate(seconds):
+        ax_t.text(s, i, f" {s:.0f} s", va="center", fontsize=9)
+    ax_t.set_yticks(range(len(stems)), stems, fontsize=9)
+    ax_t.set_xlim(0, 1.25 * max(seconds, default=1))
+    ax_t.invert_yaxis()
+    ax_t.set_xlabel("seconds")
+    ax_t.set_title("Run time of each chapter", fontsize=11)
     fig.tight_layout()
     buf = io.StringIO()
     fig.savefig(buf, format="svg")
     plt.close(fig)
     svg = buf.getvalue()
-    return svg[svg.index("<svg"):]  # drop the XML prolog: the SVG is inlined in HTML
+    svg = svg[svg.index("<svg"):]  # drop the XML prolog: the SVG is inlined in HTML
+    # scale to the page's column (the viewBox keeps the proportions)
+    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 width="100%"', svg, count=1)
+
+
+def _section(key: str, title: str, *body: nodes.Node) -> nodes.section:
+    section = nodes.section(ids=[f"results-{key}"])
+    section += nodes.title(text=title)
+    for node in body:
+        section += node
+    return section
+
+
+def _name(text: str) -> nodes.paragraph:
+    return nodes.paragraph("", "", nodes.literal(text=text))
 
 
 def _content(app: Sphinx) -> list[nodes.Node]:
     folder = results_dir(app)
-    out: list[nodes.Node] = []
-    runs, comparisons = [], []
+    recorded = []
     for stem in _chapters(app):
         path = folder / f"{stem}.json"
         if not path.is_file():
@@ -154,42 +182,52 @@ def _content(app: Sphinx) -> list[nodes.Node]:
         if data.get("smoke"):
             logger.warning(f"Results page: {path} holds smoke-mode results (not meaningful); "
                            f"execute {stem} at full settings", location=PAGE)
+        recorded.append((stem, data))
+
+    compared, pairs, sources, runs, figure_runs, chapters = [], [], [], [], [], []
+    for stem, data in recorded:
         results = dict(data.get("results", {}))
         run_time = results.pop("run_time", None)
         runs.append([stem, _fmt(run_time["value"], "s") if run_time else "(unfinished)",
                      data.get("device", "?"), data.get("torch", "?"),
                      "smoke" if data.get("smoke") else "full"])
-        if not results:
-            continue
-        section = nodes.section(ids=[f"results-{stem}"])
-        section += nodes.title(text=stem)
-        rows = []
+        if run_time:
+            figure_runs.append((stem, float(run_time["value"])))
         for name, r in results.items():
-            published = r.get("published")
-            diff = ""
-            if published is not None:
-                diff = f"{r['value'] - published:+.3g}"
-                comparisons.append((f"{stem}: {name}", float(r["value"]), float(published)))
-            rows.append([nodes.paragraph("", "", nodes.literal(text=name)),
-                         _fmt(r["value"], r.get("unit", "")),
-                         _fmt(published, r.get("unit", "")), diff, r.get("source", "")])
-        section += _table(["result", "this book", "published", "difference", "source"], rows,
-                          [30, 12, 12, 10, 36])
-        out.append(section)
+            if r.get("published") is not None:
+                unit = r.get("unit", "")
+                if r["source"] not in sources:
+                    sources.append(r["source"])
+                ref = sources.index(r["source"]) + 1
+                compared.append([_name(f"{stem}: {name}"), _fmt(r["value"], unit),
+                                 f"{_fmt(r['published'], unit)} [{ref}]",
+                                 f"{r['value'] - r['published']:+.3g} {unit}".strip()])
+                pairs.append((f"{stem}: {name}", float(r["value"]), float(r["published"])))
+        if results:
+            rows = [[_name(name), _fmt(r["value"], r.get("unit", ""))]
+                    for name, r in results.items()]
+            chapters.append(_section(stem, stem, _table(["result", "this book"], rows, [40, 20])))
 
-    timing = nodes.section(ids=["results-run-times"])
-    timing += nodes.title(text="Run time and device of each chapter")
-    timing += nodes.paragraph(text="Wall time of the whole chapter at the settings shown, as "
-                                   "recorded by the chapter's last cell.")
-    timing += _table(["chapter", "run time", "device", "torch", "settings"], runs, [30, 12, 24, 14, 10])
-    out.append(timing)
-
-    if comparisons:
-        figure = nodes.section(ids=["results-figure"])
-        figure += nodes.title(text="Against the published figures")
-        figure += nodes.raw("", f'<div class="results-figure">{_figure_svg(comparisons)}</div>',
-                            format="html")
-        out.append(figure)
+    intro = nodes.paragraph(text="Each number beside the figure a paper or reference project "
+                                 "reports for the same task; the chapter says where they differ "
+                                 "and why.")
+    table = _table(["result", "this book", "published", "difference"], compared,
+                   [40, 14, 14, 14])
+    cited = nodes.enumerated_list()
+    for source in sources:
+        cited += nodes.list_item("", nodes.paragraph(text=source))
+    figure = nodes.raw("", f'<div class="results-figure">{_figure_svg(pairs, figure_runs)}</div>',
+                       format="html")
+    out = [_section("published", "Against the published figures", intro, table, cited, figure)]
+    out.append(_section("run-times", "Run time and device of each chapter",
+                        nodes.paragraph(text="Wall time of the whole chapter at the settings "
+                                             "shown, as recorded by its last cell."),
+                        _table(["chapter", "run time", "device", "torch", "settings"], runs,
+                               [20, 12, 24, 14, 10])))
+    out.append(_section("all", "Every recorded number, by chapter",
+                        nodes.paragraph(text="What each chapter records and asserts; its prose "
+                                             "quotes these values."),
+                        *chapters))
     return out
 
 

@@ -35,6 +35,8 @@ def built_book(full_run):
     assert not failed, f"chapters failed at full settings (see test_chapters): {failed}"
     jb = Path(sys.executable).parent / "jupyter-book"
     shutil.rmtree(SITE, ignore_errors=True)
+    # Read every page again, so that every chapter is rendered from this session's run.
+    shutil.rmtree(BOOK / "_build" / ".doctrees", ignore_errors=True)
     log = BOOK / "_build" / "book-build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
