@@ -226,6 +226,12 @@ def check_solutions(page) -> None:
         summary.click()
 
 
+# Visible code cells whose text is wider than the column (the longest line of each).
+SCROLLING_CODE_JS = """() => [...document.querySelectorAll('div.cell_input pre')]
+  .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+  .map(e => e.innerText.split('\\n').reduce((a, b) => b.length > a.length ? b : a, ''))"""
+
+
 def check_site(site: Path, user_data_dir: Path, shots: Path | None = None,
                widget_timeout_ms: int = 30_000) -> dict:
     """Open every page of ``site``; return {'problems': {...}, 'stepper_pages': [...], ...}."""
@@ -246,6 +252,10 @@ def check_site(site: Path, user_data_dir: Path, shots: Path | None = None,
                 page.set_default_timeout(5_000)
                 watch(page, report)
                 page.goto(report.url, wait_until="load")
+                wide = page.evaluate(SCROLLING_CODE_JS)
+                if wide:
+                    report.errors.append(f"{len(wide)} code cells scroll sideways (lines over the "
+                                         f"book's column), e.g. {wide[0]!r}")
                 if has_math(source):
                     result["math_pages"].append(rel)
                     try:
