@@ -64,7 +64,11 @@ def _where_raised(exc: BaseException) -> str:
     return f"\n  at line {f.lineno}{name}:{code}"
 
 
-def _verdict(question: str, objs: tuple) -> tuple[str, str]:
+# How many times each question has failed in this kernel: the next hint tier to show.
+_failures: dict[str, int] = {}
+
+
+def _verdict(question: str, objs: tuple, hint: int | None = None) -> tuple[str, str]:
     """Run the checks; return (status, message), status in PASS/FAIL/TODO/ERROR/NOCHECK."""
     try:
         checks = checks_for(question)
@@ -76,7 +80,8 @@ def _verdict(question: str, objs: tuple) -> tuple[str, str]:
         try:
             fn(*objs)
         except CheckFailure as exc:
-            return "FAIL", str(exc)
+            _failures[question] = _failures.get(question, 0) + 1
+            return "FAIL", exc.render(hint or _failures[question])
         except NotImplementedError as exc:
             return "TODO", (f"not attempted yet ({str(exc) or 'NotImplementedError'}). "
                             "Write your solution in the exercise cell, run it, then run this cell again.")
@@ -88,13 +93,18 @@ def _verdict(question: str, objs: tuple) -> tuple[str, str]:
     return "PASS", f"public checks passed ({n} check{'s' if n > 1 else ''}); graded tests may differ."
 
 
-def check(question: str, *objs: Any, strict: bool | None = None) -> bool:
+def check(question: str, *objs: Any, strict: bool | None = None, hint: int | None = None) -> bool:
     """Run ``question``'s public checks on ``objs``, print a verdict, return True if all passed.
+
+    A failure shows the check's first hint; each later failure of the same question shows one
+    more tier, and ``hint=k`` asks for the first ``k`` tiers at once.
 
     With ``strict=True`` (or ``NBLIB_STRICT_CHECKS=1`` in the environment) a verdict other
     than PASS raises ``CheckFailure`` (an ``AssertionError``) after printing.
     """
-    status, message = _verdict(question, objs)
+    if hint is not None and (isinstance(hint, bool) or not isinstance(hint, int) or hint < 1):
+        raise ValueError(f"hint must be a tier number >= 1, such as hint=2; got {hint!r}")
+    status, message = _verdict(question, objs, hint)
     text = f"{status} {question}: {message}"
     print(text, flush=True)
     if strict is None:

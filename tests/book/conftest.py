@@ -2,7 +2,8 @@
 
 ``full_run(path)`` executes a chapter at most once per test session (see ``execution.py``):
 ``test_chapters.py`` asserts that each run succeeded, and ``test_book.py`` renders the book from
-those runs. A line in the log says when each chapter is executed and how long it took.
+those runs. A line in the log says when each chapter is executed and how long it took, at
+full settings (here) and in smoke mode (``log`` in ``test_chapters.py``).
 """
 from __future__ import annotations
 
@@ -12,17 +13,21 @@ from execution import Execution, execute
 
 
 @pytest.fixture(scope="session")
-def full_run(request):
-    done: dict[str, Execution] = {}
+def log(request):
+    """``log(text)``: one line in pytest's output, even when it captures the test's own."""
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    return (lambda text: reporter.write_line(text)) if reporter else print
+
+
+@pytest.fixture(scope="session")
+def full_run(log):
+    done: dict[str, Execution] = {}
 
     def run(path) -> Execution:
         if path.stem not in done:
             done[path.stem] = result = execute(path)
-            if reporter is not None:
-                verdict = "ok" if result.ok else "FAILED"
-                reporter.write_line(f"[full settings] executed {path.stem} once: {verdict} in "
-                                    f"{result.seconds:.1f} s")
+            verdict = "ok" if result.ok else "FAILED"
+            log(f"[full settings] executed {path.stem} once: {verdict} in {result.seconds:.1f} s")
         return done[path.stem]
 
     return run

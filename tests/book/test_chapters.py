@@ -5,6 +5,7 @@ that one execution is cached and the book is rendered from it (``test_book.py``)
 (papermill, ``SMOKE=True``) only checks that the code runs with tiny settings, in seconds.
 """
 import json
+import time
 
 import nbformat
 import papermill as pm
@@ -29,12 +30,14 @@ def test_chapter_runs_at_full_settings_and_records_its_results(path, full_run):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
-def test_chapter_runs_in_smoke_mode(path, tmp_path, monkeypatch):
+def test_chapter_runs_in_smoke_mode(path, tmp_path, monkeypatch, log):
     # Smoke results are meaningless: keep them away from the full run's _build/results.
     monkeypatch.setenv("NBLIB_RESULTS_DIR", str(tmp_path / "results"))
     out = tmp_path / path.name
+    start = time.perf_counter()
     pm.execute_notebook(str(path), str(out), parameters={"SMOKE": True}, kernel_name="python3",
                         cwd=str(path.parent), progress_bar=False)
+    log(f"[smoke] executed {path.stem}: ok in {time.perf_counter() - start:.1f} s")
     executed = nbformat.read(out, as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     recorded = json.loads((tmp_path / "results" / f"{path.stem}.json").read_text())

@@ -161,3 +161,27 @@ def test_compare_a_result_on_the_gpu_with_an_expected_tensor_on_the_cpu(device, 
     (problem,) = compare(put(torch.tensor([1.0, 2.0, 5.0])), torch.tensor([1.0, 2.0, 3.0]))
     assert "1 of 3 values differ" in problem and "at index (2,)" in problem
     C.expect_close(put(torch.ones(2, dtype=torch.int64)), np.ones(2, dtype=np.int64))
+
+
+def test_hints_come_in_tiers_one_more_per_failure(capsys, monkeypatch):
+    from nblib.exercises import expect, registry, verdict
+
+    monkeypatch.setattr(verdict, "_failures", {})
+
+    @registry.public_check("99-tiers")
+    def _(f):
+        expect.expect_close(f(2), 4, what="f(2)", hint=("think of squares", "f(x) = x times itself"))
+
+    assert not check_module.check("99-tiers", lambda x: x + 1)
+    first = capsys.readouterr().out
+    assert "hint 1/2: think of squares" in first and "hint 2/2" not in first
+    assert "check(..., hint=2)" in first
+    assert not check_module.check("99-tiers", lambda x: x + 3)
+    second = capsys.readouterr().out
+    assert "hint 1/2: think of squares" in second and "hint 2/2: f(x) = x times itself" in second
+    verdict._failures.clear()
+    assert not check_module.check("99-tiers", lambda x: x, hint=2)
+    assert "hint 2/2" in capsys.readouterr().out
+    assert check_module.check("99-tiers", lambda x: x * x)
+    with pytest.raises(ValueError, match="hint must be a tier number >= 1"):
+        check_module.check("99-tiers", lambda x: x * x, hint=0)
