@@ -7,6 +7,7 @@ every page in headless Chromium served from 127.0.0.1 with the network cut.
 Screenshots of every stepper (before and after Next) go to ``_build/screenshots/``.
 """
 import json
+from html import escape
 import re
 import shutil
 import subprocess
@@ -87,7 +88,7 @@ def test_the_results_page_shows_every_chapter_beside_the_published_figures(built
                  if "published" in r]
     assert published, "no chapter compares a result with a published figure"
     for _, source in published:
-        assert source in html, f"citation {source!r} is not on the Results page"
+        assert escape(source, quote=False) in html, f"citation {source!r} is not on the Results page"
 
 
 def test_book_builds_without_warnings(built_book):
