@@ -16,7 +16,13 @@ from execution import Execution, execute
 def log(request):
     """``log(text)``: one line in pytest's output, even when it captures the test's own."""
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    return (lambda text: reporter.write_line(text)) if reporter else print
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def write(text: str) -> None:
+        with capture.global_and_fixture_disabled():   # past pytest's capture of the test
+            reporter.write_line(text)
+
+    return write
 
 
 @pytest.fixture(scope="session")
