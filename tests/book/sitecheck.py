@@ -252,7 +252,8 @@ def check_site(site: Path, user_data_dir: Path, shots: Path | None = None,
                 page.set_default_timeout(5_000)
                 watch(page, report)
                 page.goto(report.url, wait_until="load")
-                wide = page.evaluate(SCROLLING_CODE_JS)
+                redirect = 'http-equiv="refresh"' in source.lower()   # index.html: no content
+                wide = [] if redirect else page.evaluate(SCROLLING_CODE_JS)
                 if wide:
                     report.errors.append(f"{len(wide)} code cells scroll sideways (lines over the "
                                          f"book's column), e.g. {wide[0]!r}")
