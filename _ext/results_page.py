@@ -35,6 +35,8 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+from nblib.results import format_value
+
 logger = logging.getLogger(__name__)
 
 PAGE = "appendix/results"
@@ -76,14 +78,7 @@ def _toc_order(app: Sphinx) -> dict[str, int]:
 
 
 def _fmt(value, unit: str) -> str:
-    if value is None:
-        return ""
-    if unit == "%":
-        return f"{value:.1f} %"
-    if unit == "s":
-        return f"{value:.1f} s"
-    text = f"{value:.3g}" if isinstance(value, float) else str(value)
-    return f"{text} {unit}".strip()
+    return "" if value is None else format_value(value, unit)
 
 
 def _table(header: list[str], rows: list[list[nodes.Node | str]], widths: list[int]) -> nodes.table:
