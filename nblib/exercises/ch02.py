@@ -1,8 +1,15 @@
-"""Public self-checks of chapter 02 (How networks learn). Graded tests: grading/02_learning/."""
+"""Public self-checks of chapter 02 (How networks learn). Graded tests: grading/02_learning/.
+
+Every check gives its hint in two tiers: a direction first, then more detail; no tier
+prints the answer.
+"""
+import math
+
 import torch
 import torch.nn.functional as F
 
-from nblib.exercises.expect import expect_close, expect_shape, expect_true
+from nblib.exercises.expect import (expect_close, expect_dtype, expect_shape,
+                                    expect_true)
 from nblib.exercises.registry import public_check
 
 
@@ -13,31 +20,52 @@ def _logits(seed: int, n: int = 6, c: int = 4, scale: float = 3.0):
     return z, y
 
 
-# ------------------------------------------------------------------ 02-cross-entropy
-@public_check("02-cross-entropy")
-def _ce_matches_torch(cross_entropy_from_logits):
+# ------------------------------------------------------------------ 02-label-smoothing-ce
+_LS_HINTS = (
+    "the loss is -sum_k q_k log p_k with the smoothed target q; what is log p_k in terms "
+    "of the logits and log-sum-exp?",
+    "expand the sum with the two parts of q: the one-hot part picks out one class, the "
+    "uniform part alpha / C touches every class; keep log p stable as in section 1",
+)
+
+
+@public_check("02-label-smoothing-ce")
+def _ls_matches_torch(label_smoothed_ce):
     z, y = _logits(0)
-    out = cross_entropy_from_logits(z, y)
-    expect_shape(out, (), what="cross_entropy_from_logits(logits (6, 4), target (6,))",
-                 hint="return the mean over the N examples: a 0-d tensor")
-    expect_close(out, F.cross_entropy(z, y), rtol=1e-6, atol=1e-9,
-                 what="the mean cross-entropy of 6 random examples",
-                 hint="loss_n = log(sum_j exp(z_nj)) - z_n[y_n], then the mean over n")
+    for alpha in (0.0, 0.1, 0.5):
+        out = label_smoothed_ce(z, y, alpha)
+        expect_shape(out, (), what=f"label_smoothed_ce(logits (6, 4), target (6,), {alpha})",
+                     hint=("the result is one number for the whole batch",
+                           "average the per-example losses over the N examples: a 0-d tensor"))
+        expect_close(out, F.cross_entropy(z, y, label_smoothing=alpha), rtol=1e-6, atol=1e-9,
+                     what=f"the mean label-smoothed cross-entropy with alpha = {alpha}",
+                     hint=_LS_HINTS)
 
 
-@public_check("02-cross-entropy")
-def _ce_is_stable(cross_entropy_from_logits):
-    z = torch.tensor([[1000.0, 999.0, -1000.0], [-1000.0, -999.0, -1001.0]], dtype=torch.float64)
+@public_check("02-label-smoothing-ce")
+def _ls_is_stable_keeps_dtype_and_inputs(label_smoothed_ce):
+    z = torch.tensor([[1000.0, 999.0, -1000.0], [-1000.0, -999.0, -1001.0]])   # float32
     y = torch.tensor([1, 1])
-    out = cross_entropy_from_logits(z, y)
+    z_before = z.clone()
+    out = label_smoothed_ce(z, y, 0.1)
     expect_true(bool(torch.isfinite(torch.as_tensor(out)).all()),
-                "a finite loss for logits of size 1000",
-                hint="subtract the row maximum m before exp: log sum exp(z) = m + log sum exp(z - m)")
-    expect_close(out, F.cross_entropy(z, y), rtol=1e-6, atol=1e-9, what="the loss for logits of size 1000")
+                "a finite loss for float32 logits of size 1000",
+                hint=("what does exp(1000) give in floating point, and exp(-1000)?",
+                      "shift each row of logits by a constant before exp: which constant "
+                      "keeps every exponent <= 0 and leaves the loss unchanged?"))
+    expect_close(out, F.cross_entropy(z, y, label_smoothing=0.1), rtol=1e-5, atol=1e-5,
+                 what="the loss for float32 logits of size 1000", hint=_LS_HINTS)
+    expect_dtype(out, torch.float32, what="the loss for float32 logits",
+                 hint=("compute in the logits' own dtype",
+                       "avoid creating float64 tensors or calling .double(); use the "
+                       "logits' dtype for any tensor you build"))
+    expect_true(bool(torch.equal(z, z_before)), "the logits to be unchanged after the call",
+                hint=("an in-place operation changed the caller's tensor",
+                      "write z = z - m, not z -= m (no trailing-underscore methods)"))
 
 
-# ------------------------------------------------------------------ 02-numerical-grad
-def _regression(seed: int, n: int = 12, d: int = 3):
+# ------------------------------------------------------------------ 02-numerical-jacobian
+def _regression(seed: int, n: int = 7, d: int = 3):
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(n, d, dtype=torch.float64, generator=g)
     y = torch.randn(n, dtype=torch.float64, generator=g)
@@ -45,53 +73,192 @@ def _regression(seed: int, n: int = 12, d: int = 3):
     return w, X, y
 
 
-@public_check("02-numerical-grad")
-def _numgrad_close(numerical_grad_mse):
+def _jacobian(w, X, y):
+    """d r_n / d w_i for r(w) = (X w - y)^2: 2 (X w - y)_n X_ni, shape (n, d)."""
+    return 2 * (X @ w - y)[:, None] * X
+
+
+_JAC_HINTS = (
+    "column i of the Jacobian is how the whole vector r changes when only w_i moves",
+    "move one coordinate of w at a time, both ways, on a copy of w; the scaled difference "
+    "of the two r-vectors is one column of J",
+)
+
+
+@public_check("02-numerical-jacobian")
+def _jacobian_close(numerical_jacobian):
     w, X, y = _regression(0)
-    analytic = 2 * X.T @ (X @ w - y) / len(y)
-    out = numerical_grad_mse(w.clone(), X, y, 1e-6)
-    expect_shape(out, (3,), what="numerical_grad_mse(w (3,), X (12, 3), y (12,))")
-    expect_close(out, analytic, rtol=1e-5, atol=1e-7, what="the numerical gradient with eps = 1e-6",
-                 hint="for each i: (L(w + eps e_i) - L(w - eps e_i)) / (2 eps)")
+    w_before = w.clone()
+    out = numerical_jacobian(w, X, y, 1e-5)
+    expect_shape(out, (7, 3), what="numerical_jacobian(w (3,), X (7, 3), y (7,), 1e-5)",
+                 hint=("one row per output r_n, one column per parameter w_i",
+                       "the Jacobian of r: R^d -> R^n has shape (n, d)"))
+    expect_close(out, _jacobian(w_before, X, y), rtol=1e-6, atol=1e-8,
+                 what="the numerical Jacobian with h = 1e-5", hint=_JAC_HINTS)
+    expect_true(bool(torch.equal(w, w_before)), "w to be unchanged after the call",
+                hint=("the function moved the caller's w and did not put it back",
+                      "build w + h e_i as a new tensor instead of writing into w"))
+    expect_dtype(out, torch.float64, what="the Jacobian of float64 inputs",
+                 hint=("finite differences need float64 (section 5)",
+                       "create the result with the dtype of w, e.g. torch.zeros(n, d, "
+                       "dtype=w.dtype)"))
 
 
-@public_check("02-numerical-grad")
-def _numgrad_is_central(numerical_grad_mse):
+@public_check("02-numerical-jacobian")
+def _jacobian_is_central(numerical_jacobian):
     w, X, y = _regression(1)
-    analytic = 2 * X.T @ (X @ w - y) / len(y)
-    expect_close(numerical_grad_mse(w.clone(), X, y, 0.5), analytic, rtol=1e-9, atol=1e-9,
-                 what="the numerical gradient with a large eps = 0.5",
-                 hint="a quadratic's central difference is exact for any eps; a one-sided "
-                      "difference (L(w + eps e_i) - L(w)) / eps is off by eps * L''/2")
+    expect_close(numerical_jacobian(w, X, y, 0.5), _jacobian(w, X, y), rtol=1e-9, atol=1e-9,
+                 what="the numerical Jacobian with a large step h = 0.5",
+                 hint=("r is quadratic in w: which finite difference is exact for a "
+                       "quadratic, whatever h?",
+                       "a one-sided difference (r(w + h e_i) - r(w)) / h is off by "
+                       "h r''/2; the central one's error involves only r''', which is 0 here"))
 
 
-# ------------------------------------------------------------------ 02-sgd-momentum-step
-@public_check("02-sgd-momentum-step")
-def _momentum_matches_torch(sgd_momentum_step):
-    g = torch.Generator().manual_seed(0)
+# ------------------------------------------------------------------ 02-sgd-nesterov-step
+_NESTEROV_HINTS = (
+    "weight decay changes the gradient before anything else; then update the buffer, then "
+    "the parameters",
+    "the buffer accumulates the gradient *with* its weight-decay term, and the look-ahead "
+    "step uses the buffer after this step's update, not before",
+)
+
+
+def _nesterov_problem(seed):
+    g = torch.Generator().manual_seed(seed)
     p0 = torch.randn(5, dtype=torch.float64, generator=g)
     curvature = torch.rand(5, dtype=torch.float64, generator=g) + 0.5
+    return p0, curvature
+
+
+@public_check("02-sgd-nesterov-step")
+def _nesterov_matches_torch(sgd_nesterov_step):
+    p0, curvature = _nesterov_problem(0)
     ref = p0.clone().requires_grad_()
-    opt = torch.optim.SGD([ref], lr=0.1, momentum=0.9)
+    opt = torch.optim.SGD([ref], lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)
     p, buf = p0.clone(), None
     for step in range(4):
-        grad = curvature * p                       # gradient of sum(curvature * p^2) / 2
-        p, buf = sgd_momentum_step(p, grad, buf, 0.1, 0.9)
+        grad = curvature * p          # the gradient of sum(curvature * p^2) / 2
+        p, buf = sgd_nesterov_step(p, grad, buf, 0.1, 0.9, 0.01)
         opt.zero_grad()
         (0.5 * curvature * ref**2).sum().backward()
         opt.step()
         expect_close(p, ref.detach(), rtol=1e-10, atol=1e-12,
-                     what=f"the parameters after step {step + 1} (compared with torch.optim.SGD)",
-                     hint="first step: buf = grad; then buf = momentum * buf + grad; p = p - lr * buf")
+                     what=f"the parameters after step {step + 1} (compared with "
+                          "torch.optim.SGD(nesterov=True, weight_decay=0.01))",
+                     hint=_NESTEROV_HINTS)
+        expect_close(buf, opt.state[ref]["momentum_buffer"], rtol=1e-10, atol=1e-12,
+                     what=f"the momentum buffer after step {step + 1}", hint=_NESTEROV_HINTS)
+
+
+@public_check("02-sgd-nesterov-step")
+def _nesterov_leaves_inputs_alone(sgd_nesterov_step):
+    p0, curvature = _nesterov_problem(1)
+    grad, buf = curvature * p0, torch.ones(5, dtype=torch.float64)
+    before = [p0.clone(), grad.clone(), buf.clone()]
+    sgd_nesterov_step(p0, grad, buf, 0.1, 0.9, 0.01)
+    same = all(torch.equal(a, b) for a, b in zip((p0, grad, buf), before))
+    expect_true(same, "p, grad and buf to be unchanged after the call",
+                hint=("an in-place operation (+=, mul_, add_) changed a tensor the caller "
+                      "still holds",
+                      "build new tensors: new_buf = momentum * buf + g creates one, "
+                      "buf.mul_(momentum) does not"))
 
 
 # ------------------------------------------------------------------ 02-ce-grad
+_CE_GRAD_HINTS = (
+    "start from the formula for d loss / d z of one example in section 1, then account "
+    "for the mean over the batch",
+    "section 1 ('A gradient that does not vanish') gives one example's gradient; a mean over "
+    "N examples scales each example's contribution: by how much?",
+)
+
+
 @public_check("02-ce-grad")
 def _ce_grad_matches_autograd(cross_entropy_grad):
     z, y = _logits(2, n=5, c=3)
     leaf = z.clone().requires_grad_()
     F.cross_entropy(leaf, y).backward()
     out = cross_entropy_grad(z, y)
-    expect_shape(out, (5, 3), what="cross_entropy_grad(logits (5, 3), target (5,))")
-    expect_close(out, leaf.grad, rtol=1e-6, atol=1e-10, what="the gradient of the mean cross-entropy",
-                 hint="(softmax(z) - onehot(y)) / N")
+    expect_shape(out, (5, 3), what="cross_entropy_grad(logits (5, 3), target (5,))",
+                 hint=("one gradient entry per logit",
+                       "the result has the shape of the logits, (N, C)"))
+    expect_close(out, leaf.grad, rtol=1e-6, atol=1e-10,
+                 what="the gradient of the mean cross-entropy", hint=_CE_GRAD_HINTS)
+
+
+@public_check("02-ce-grad")
+def _ce_grad_is_stable(cross_entropy_grad):
+    z = torch.tensor([[800.0, -800.0, 0.0], [-900.0, -899.0, -901.0]], dtype=torch.float64)
+    y = torch.tensor([1, 0])
+    leaf = z.clone().requires_grad_()
+    F.cross_entropy(leaf, y).backward()
+    out = cross_entropy_grad(z, y)
+    expect_true(bool(torch.isfinite(torch.as_tensor(out)).all()),
+                "a finite gradient for logits of size 800",
+                hint=("exp(800) overflows and exp(-900) underflows: your softmax divides "
+                      "inf by inf or 0 by 0",
+                      "the softmax does not change when every logit of a row is shifted by "
+                      "the same constant: pick the shift that makes the largest exponent 0"))
+    expect_close(out, leaf.grad, rtol=1e-6, atol=1e-10,
+                 what="the gradient for logits of size 800", hint=_CE_GRAD_HINTS)
+
+
+# ------------------------------------------------------------------ 02-value-logaddexp
+_LAE_HINTS = (
+    "the derivative lambda receives the parents' data a, b and the result out; "
+    "d out/da is the share of e^a in e^a + e^b",
+    "write e^a / (e^a + e^b) with the help of out = log(e^a + e^b): the lambda receives "
+    "out, and exp of a number <= 0 never overflows",
+)
+
+
+def _torch_logaddexp(a, b, upstream):
+    ta = torch.tensor(a, dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+    out = torch.logaddexp(ta, tb)
+    (out * upstream).backward()
+    return out.item(), ta.grad.item(), tb.grad.item()
+
+
+@public_check("02-value-logaddexp")
+def _logaddexp_is_one_new_op(logaddexp):
+    from nblib.autograd import Value
+
+    a, b = Value(0.5), Value(-1.25)
+    out = logaddexp(a, b)
+    expect_true(isinstance(out, Value), "logaddexp(Value, Value) to return a Value",
+                hint=("build the result with a._result(...), as the operations of section 3 do",
+                      "a._result(forward value, 'logaddexp', (a, b), derivative lambda)"))
+    expect_true(len(out._prev) == 2 and out._prev[0] is a and out._prev[1] is b,
+                "the result's parents to be exactly (a, b): one new operation, not a "
+                "composition of exp, + and log",
+                hint=("a graph built from Value.exp and Value.log overflows at 1000; write "
+                      "the operation as one node",
+                      "compute the forward value with math on a.data and b.data, and pass "
+                      "(a, b) as the parents to a._result"))
+
+
+@public_check("02-value-logaddexp")
+def _logaddexp_matches_torch(logaddexp):
+    from nblib.autograd import Value
+
+    for a0, b0, up in [(0.5, -1.25, 1.0), (2.0, 3.0, -0.7), (1000.0, 999.0, 2.0),
+                       (-1000.0, -1001.0, 1.0)]:
+        a, b = Value(a0), Value(b0)
+        out = logaddexp(a, b)
+        (out * up).backward()
+        ref = _torch_logaddexp(a0, b0, up)
+        expect_true(all(math.isfinite(v) for v in (out.data, a.grad, b.grad)),
+                    f"a finite value and gradients for a = {a0:g}, b = {b0:g}",
+                    hint=("math.exp(1000) raises OverflowError: which shift makes the "
+                          "exponents safe, in the forward and in the derivative?",
+                          "factor e^m out of e^a + e^b, with m the larger input; the "
+                          "derivative can be written with out as well"))
+        expect_close(out.data, ref[0], rtol=1e-10, atol=1e-12,
+                     what=f"logaddexp({a0:g}, {b0:g})",
+                     hint=("log(e^a + e^b), computed so that it never overflows",
+                           "the log-sum-exp trick of section 1, with two terms"))
+        expect_close([a.grad, b.grad], list(ref[1:]), rtol=1e-9, atol=1e-12,
+                     what=f"(da, db) after backward of {up:g} * logaddexp({a0:g}, {b0:g})",
+                     hint=_LAE_HINTS)
