@@ -11,6 +11,7 @@ Models, from scratch (``nn/``, one module per idea, PyTorch's names)
     ``nn.functional``  activations and losses (``torch.nn.functional``)
     ``nn.perceptron``  Rosenblatt's perceptron
     ``nn.mlp``         multilayer perceptrons, one with a hand-written backward pass
+    ``nn.value_mlp``   micrograd's MLP of autograd ``Value``s (the training loop by hand)
 
 Support
     ``start`` (``session``)  the one setup call of every chapter: device, seeds, smoke, results

@@ -17,7 +17,7 @@ References:
       the heavy-ball (momentum) method.
     - Nesterov (1983), "A method for solving the convex programming problem with convergence
       rate O(1/k^2)"; Sutskever, Martens, Dahl & Hinton (2013) for its deep-learning form.
-    - Hinton (2012), Neural Networks for Machine Learning, lecture 6e: RMSprop.
+    - Tieleman & Hinton (2012), Neural Networks for Machine Learning (Coursera), lecture 6.5: RMSprop.
       Graves (2013), "Generating sequences with recurrent neural networks": the centered variant.
     - Kingma & Ba (2015), "Adam: a method for stochastic optimization".
     - Reddi, Kale & Kumar (2018), "On the convergence of Adam and beyond": AMSGrad.
@@ -200,7 +200,7 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    r"""RMSprop (Hinton 2012, lecture 6e): divide the gradient by a running RMS of its recent values.
+    r"""RMSprop (Tieleman & Hinton 2012, lecture 6.5): divide the gradient by a running RMS of its recent values.
 
     With ``g = grad + weight_decay * p``:
 
