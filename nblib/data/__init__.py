@@ -9,6 +9,9 @@ loader              returns                                      source
 ``load_digits``     ``Splits``: x (N, 64) float32 in [0, 1]        ``sklearn`` digits (UCI),
                     (or (N, 1, 8, 8) with ``flatten=False``),      fixed 60/20/20 split
                     y int64 in [0, 10)
+``load_diabetes``   ``DiabetesSplits``: x (N, 10), y (N, 1)       ``sklearn`` diabetes
+                    float32, standardised with training-split      (Efron et al. 2004),
+                    statistics; ``to_original`` undoes y's         fixed 282/80/80 split
 ``toy_2d``          x (n, 2) float32, y (n,) int64                 ``xor``, ``moons``,
                                                                    ``circles``, ``spirals``,
                                                                    ``blobs``
@@ -16,26 +19,28 @@ loader              returns                                      source
 
 ``make_loader(x, y, batch_size, shuffle, seed)`` gives deterministic mini-batches of tensors.
 
-One module per dataset family: ``toy`` (2-D sets), ``mnist1d``, ``digits``; ``splits`` (the
+One module per dataset family: ``toy`` (2-D sets), ``mnist1d``, ``digits``, ``diabetes``; ``splits`` (the
 ``Splits`` container and the cache folder) and ``loader`` (mini-batches).
 """
 from __future__ import annotations
 
+from nblib.data.diabetes import DiabetesSplits, load_diabetes
 from nblib.data.digits import load_digits
 from nblib.data.loader import TensorBatches, make_loader
 from nblib.data.mnist1d import load_mnist1d
 from nblib.data.splits import Splits, cache_dir
 from nblib.data.toy import TOY_DATASETS, toy_2d
 
-__all__ = ["Splits", "load", "cache_dir", "TensorBatches", "load_mnist1d", "load_digits", "toy_2d",
+__all__ = ["Splits", "load", "cache_dir", "TensorBatches", "load_mnist1d", "load_digits", "load_diabetes",
+           "DiabetesSplits", "toy_2d",
            "TOY_DATASETS", "make_loader"]
 
 
-_LOADERS = {"mnist1d": load_mnist1d, "digits": load_digits}
+_LOADERS = {"mnist1d": load_mnist1d, "digits": load_digits, "diabetes": load_diabetes}
 
 
 def load(name: str, **kwargs) -> Splits:
-    """Load a dataset by name: ``'mnist1d'`` or ``'digits'`` (see ``toy_2d`` for the toy sets)."""
+    """Load a dataset by name: ``'mnist1d'``, ``'digits'`` or ``'diabetes'`` (see ``toy_2d`` for the toy sets)."""
     if name not in _LOADERS:
         hint = f" (toy 2-D sets come from toy_2d({name!r}))" if name in TOY_DATASETS else ""
         raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(_LOADERS)}{hint}")
