@@ -13,7 +13,10 @@ def test_matches_reference_and_keeps_the_signal(student, reference, rng):
         slope = float(torch.rand((), generator=rng))
         std = student.leaky_relu_init_std(fan_in, slope)
         assert_close(float(std), reference.leaky_relu_init_std(fan_in, slope), rtol=1e-9)
+    # Through 20 random layers the signal must evolve exactly as with the reference's std (the
+    # mean square itself drifts with the random draw, so it is compared, not bounded).
     slope = float(torch.rand((), generator=rng)) * 0.5
-    ratio = leaky_depth_ratio(float(student.leaky_relu_init_std(128, slope)), slope, depth=20,
-                              width=128, seed=int(torch.randint(1000, (), generator=rng)))
-    assert 0.5 < ratio < 2.0, f"20 leaky-ReLU layers changed the mean square by {ratio:.3g}x"
+    seed = int(torch.randint(1000, (), generator=rng))
+    ratios = [leaky_depth_ratio(float(who.leaky_relu_init_std(128, slope)), slope, depth=20,
+                                width=128, seed=seed) for who in (student, reference)]
+    assert_close(ratios[0], ratios[1], rtol=1e-6)

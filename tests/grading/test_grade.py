@@ -400,3 +400,31 @@ def test_real_chapter_reference_gets_full_marks_and_stub_gets_zero(stem, tmp_pat
             assert r["status"] == "passed" and r["points"] == r["max_points"], r
         else:
             assert r["status"] in ("failed", "error") and float(r["points"]) == 0, r
+
+
+@pytest.mark.slow
+def test_a_hand_written_rule_that_does_not_train_scores_zero_on_train_xor(tmp_path):
+    """03-train-xor-anywhere asks for training: the XOR rule of the untransformed pattern, raw or
+    after standardising with the training statistics, gets no point."""
+    question = "03-train-xor-anywhere"
+    rules = {"rule-raw": "    return ((x_new[:, 0] > 0) != (x_new[:, 1] > 0)).long()\n",
+             "rule-standardised": "    z = (x_new - x.mean(0)) / x.std(0)\n"
+                                  "    return ((z[:, 0] > 0) != (z[:, 1] > 0)).long()\n"}
+    subs = tmp_path / "subs"
+    for student, body in rules.items():
+        nb = json.loads((ROOT / "chapters" / "03_mlp.ipynb").read_text())
+        cell = next(c for c in nb["cells"]
+                    if c["metadata"].get("grading", {}).get("question") == question)
+        source = "".join(cell["source"])
+        head, rest = source.split("    # BEGIN SOLUTION\n")
+        cell["source"] = head + "    # BEGIN SOLUTION\n" + body + "    # END SOLUTION" + \
+            rest.split("    # END SOLUTION")[1]
+        (subs / student).mkdir(parents=True)
+        (subs / student / "03_mlp.ipynb").write_text(json.dumps(nb))
+    grade(subs, tmp_path / "gb.csv", tests=ROOT / "grading", masters=ROOT / "chapters", timeout=60,
+          chapters=["03_mlp"])
+    by, _ = read_gradebook(tmp_path / "gb.csv")
+    for student in rules:
+        row = by[(student, question)]
+        assert float(row["points"]) == 0, row
+        assert row["status"] == "failed", row
