@@ -11,12 +11,13 @@ Models, from scratch (``nn/``, one module per idea, PyTorch's names)
     ``nn.functional``  activations and losses (``torch.nn.functional``)
     ``nn.perceptron``  Rosenblatt's perceptron
     ``nn.mlp``         multilayer perceptrons, one with a hand-written backward pass
+    ``nn.init``        weight initialisation (Xavier/Glorot, He/Kaiming)
     ``nn.value_mlp``   micrograd's MLP of autograd ``Value``s (the training loop by hand)
 
 Support
     ``start`` (``session``)  the one setup call of every chapter: device, seeds, smoke, results
     ``config``       device choice, seeding, the smoke switch
-    ``data/``        offline datasets, a module per family (toy 2-D, MNIST-1D, digits), loaders
+    ``data/``        offline datasets, a module per family (toy 2-D, MNIST-1D, digits, diabetes)
     ``train``        the training loop and evaluation
     ``recipes``      published training protocols the chapters reproduce
     ``plot``, ``surfaces``   figures and optimisation test functions
