@@ -6,6 +6,7 @@ inputs around x0 that share its activation pattern, one layer gives that layer, 
 """
 import torch
 
+from nblib.exercises.ch01 import relu_net
 from nblib.grading import assert_close, question
 
 
@@ -21,15 +22,6 @@ def _net(rng, depth, dtype=torch.float64):
         pattern = _pattern(weights, biases, x0)
         if depth == 1 or (not all(bool(p.all()) for p in pattern) and any(bool(p.any()) for p in pattern)):
             return [w.to(dtype) for w in weights], [b.to(dtype) for b in biases], x0.to(dtype)
-
-
-def _forward(weights, biases, x):
-    h = x
-    for k, (w, b) in enumerate(zip(weights, biases)):
-        h = h @ w.T + b
-        if k < len(weights) - 1:
-            h = torch.clamp(h, min=0)
-    return h
 
 
 def _pattern(weights, biases, x):
@@ -55,13 +47,13 @@ def test_matches_reference_on_random_relu_networks(student, reference, rng):
 def test_the_map_equals_the_network_around_x0(student, rng):
     weights, biases, x0 = _net(rng, 3)
     W, b = student.local_affine_map(weights, biases, x0)
-    assert_close(x0 @ W.T + b, _forward(weights, biases, x0), rtol=1e-9, atol=1e-9)
+    assert_close(x0 @ W.T + b, relu_net(weights, biases, x0), rtol=1e-9, atol=1e-9)
     for _ in range(3):
         x = x0 + 1e-3 * torch.randn(x0.shape, dtype=torch.float64, generator=rng)
         while any(bool((p != q).any()) for p, q in zip(_pattern(weights, biases, x),
                                                         _pattern(weights, biases, x0))):
             x = x0 + (x - x0) / 10                  # closer, until the pattern is x0's
-        assert_close(x @ W.T + b, _forward(weights, biases, x), rtol=1e-9, atol=1e-9)
+        assert_close(x @ W.T + b, relu_net(weights, biases, x), rtol=1e-9, atol=1e-9)
 
 
 @question("01-local-affine", points=0.5)

@@ -169,7 +169,7 @@ def _(averaged_perceptron):
 # ---------------------------------------------------------------------------------------------
 # 01-local-affine
 # ---------------------------------------------------------------------------------------------
-def _relu_net(weights, biases, x):
+def relu_net(weights, biases, x):
     """ReLU after every layer but the last; x (..., d_in)."""
     h = x
     for k, (w, b) in enumerate(zip(weights, biases)):
@@ -182,10 +182,10 @@ def _relu_net(weights, biases, x):
 def _numerical_map(weights, biases, x0, h=1e-4):
     """The affine map of the network around x0, from central differences (exact on a linear piece)."""
     eye = torch.eye(x0.shape[0], dtype=x0.dtype)
-    cols = [(_relu_net(weights, biases, x0 + h * e) - _relu_net(weights, biases, x0 - h * e)) / (2 * h)
+    cols = [(relu_net(weights, biases, x0 + h * e) - relu_net(weights, biases, x0 - h * e)) / (2 * h)
             for e in eye]
     W = torch.stack(cols, dim=1)
-    return W, _relu_net(weights, biases, x0) - W @ x0
+    return W, relu_net(weights, biases, x0) - W @ x0
 
 
 def _ap_net(dtype=F64):
@@ -207,7 +207,7 @@ def _(local_affine_map):
     expect_shape(b, (2,), what="b for layers 3 -> 5 -> 4 -> 2",
                  hint=("b has one entry per output of the network",
                        "carry the offset along with W through every layer"))
-    expect_close(x0 @ W.T + b, _relu_net(weights, biases, x0), rtol=1e-9, atol=1e-9,
+    expect_close(x0 @ W.T + b, relu_net(weights, biases, x0), rtol=1e-9, atol=1e-9,
                  what="x0 @ W.T + b compared with the network's output at x0",
                  hint=("first get a network without ReLUs right (section 6), then ask what ReLU "
                        "does to one unit once you know the sign of its pre-activation at x0",
