@@ -28,11 +28,12 @@ help:
 	@echo "make results  one Markdown table of every chapter's recorded results and run time"
 	@echo "make release  student notebooks (solutions stripped) in student/"
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_INDEX) "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	@touch $@
 
 # Offline assets of the rendered book (require.js, the widget manager, anywidget, MathJax),

@@ -157,3 +157,16 @@ def test_moved_batches_are_the_same_batches_in_the_same_order():
     moved = here.to("cpu")  # a fresh generator: its first pass is the first pass of the seed
     assert len(first_pass) == len(moved) == 4
     assert all(torch.equal(a, c) and torch.equal(b, d) for (a, b), (c, d) in zip(first_pass, moved))
+
+
+def test_mnist28_is_the_real_5000_digits_in_a_fixed_stratified_split():
+    s = data.load("mnist28")
+    assert (s.x_train.shape, s.x_val.shape, s.x_test.shape) == ((3000, 1, 28, 28), (1000, 1, 28, 28),
+                                                               (1000, 1, 28, 28))
+    assert s.x_train.dtype == torch.float32 and 0 <= s.x_train.min() and s.x_train.max() == 1
+    assert torch.bincount(s.y_test, minlength=10).tolist() == [100] * 10
+    again = data.load_mnist28(flatten=True)
+    assert again.x_test.shape == (1000, 784) and torch.equal(again.x_test, s.x_test.reshape(1000, 784))
+    # a digit has ink in its centre and a blank border, as MNIST's 20x20 boxes centred in 28x28
+    mean = s.x_train.mean(0)[0]
+    assert mean[10:18, 10:18].mean() > 10 * mean[:2].mean()
