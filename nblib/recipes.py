@@ -10,7 +10,22 @@ from torch import nn
 from nblib.data import make_loader
 from nblib.train import evaluate, fit
 
-__all__ = ["train_mnist1d_baseline", "fit_full_batch"]
+__all__ = ["train_mnist1d_baseline", "fit_full_batch", "adam"]
+
+
+def adam(params, lr: float) -> torch.optim.Adam:
+    """``torch.optim.Adam`` with its fused kernel where this torch has one (CPU since 2.4).
+
+    The same algorithm (Kingma & Ba 2015) in one update for all parameters at once,
+    instead of a loop of small ones: for the book's small models it makes a whole
+    training step about twice as fast on a CPU. The result agrees with the default
+    implementation up to floating-point rounding.
+    """
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # an old torch, or a device without it
+        return torch.optim.Adam(params, lr=lr)
 
 
 def train_mnist1d_baseline(model: nn.Module, splits, *, steps: int = 6000,
@@ -27,7 +42,7 @@ def train_mnist1d_baseline(model: nn.Module, splits, *, steps: int = 6000,
     model.to(device)
     batches = make_loader(splits.x_train, splits.y_train, batch_size, seed=seed,
                           drop_last=True).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model.parameters(), lr)
     history = fit(model, batches, loss_fn=F.cross_entropy, optimizer=optimizer,
                   steps=steps, eval_every=max(1, steps // 24), progress=False)
     test = [(splits.x_test.to(device), splits.y_test.to(device))]   # one batch
@@ -48,6 +63,6 @@ def fit_full_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: in
     device = _device_of(model, device)
     model.to(device)
     batch = [(x.to(device), y.to(device))]  # a "loader" with one batch: the full data
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model.parameters(), lr)
     return fit(model, batch, loss_fn=loss_fn, optimizer=optimizer, steps=steps, eval_every=steps,
                progress=False)
