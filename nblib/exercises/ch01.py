@@ -4,6 +4,7 @@ Every hint has two tiers: a direction first, then more detail; no tier gives the
 formula. Each requirement the graded tests check is checked here too, in a smaller form.
 """
 import torch
+import torch.nn.functional as F
 
 from nblib.exercises.expect import (expect_close, expect_dtype, expect_raises, expect_shape,
                                     expect_true)
@@ -88,32 +89,42 @@ def _(softplus, softplus_grad):
 
 
 # ---------------------------------------------------------------------------------------------
-# 01-dense-forward
+# 01-bilinear-forward
 # ---------------------------------------------------------------------------------------------
-@public_check("01-dense-forward")
-def _(dense_forward):
-    x = torch.tensor([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]])  # (N=3, in=2)
-    w = torch.tensor([[1.0, 0.0], [2.0, -1.0], [0.5, 0.5], [0.0, 1.0]])  # (out=4, in=2)
-    b = torch.tensor([0.0, 1.0, -1.0, 2.0])  # (out=4,)
-    out = dense_forward(x, w, b)
-    expect_shape(out, (3, 4), what="dense_forward(x (3, 2), weight (4, 2), bias (4,))",
-                 hint=("the result has one row per example and one column per output neuron",
-                       "weight is stored (out, in): one row per neuron, so it must be turned "
-                       "around before it meets x's (N, in)"))
-    expect_close(out, x @ w.T + b, what="dense_forward(x, weight, bias)",
-                 hint=("entry (n, k) is neuron k's weighted sum for example n, plus its bias",
-                       "check one entry by hand: example 0 = (1, 2), neuron 1 = (2, -1), bias 1"))
-    expect_raises(ValueError, dense_forward, x, torch.zeros(4, 3), b,
-                  what="dense_forward(x (3, 2), weight (4, 3), bias (4,))",
-                  hint=("compare x's number of features with the number weight expects, "
-                        "before multiplying",
-                        "raise ValueError yourself (an assert or matmul's RuntimeError is not "
-                        "one), naming both shapes"))
-    expect_raises(ValueError, dense_forward, x, w, torch.zeros(5),
-                  what="dense_forward(x (3, 2), weight (4, 2), bias (5,))",
-                  hint=("bias needs exactly one entry per output neuron",
-                        "compare bias's length with weight's first dimension; a bias of the wrong "
-                        "length may even broadcast silently"))
+@public_check("01-bilinear-forward")
+def _(bilinear_forward):
+    x1 = torch.tensor([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]])            # (N=3, in1=2)
+    x2 = torch.tensor([[1.0, 0.0, 2.0], [1.0, 1.0, 1.0], [-1.0, 0.5, 0.0]])  # (N=3, in2=3)
+    g = torch.Generator().manual_seed(0)
+    w = torch.randint(-2, 3, (4, 2, 3), generator=g).float()           # (out=4, in1, in2)
+    b = torch.tensor([0.0, 1.0, -1.0, 2.0])                             # (out=4,)
+    out = bilinear_forward(x1, x2, w, b)
+    what = "bilinear_forward(x1 (3, 2), x2 (3, 3), weight (4, 2, 3), bias (4,))"
+    expect_shape(out, (3, 4), what=what,
+                 hint=("one row per example, one column per output neuron",
+                       "the two feature indices are summed away; the example index and the "
+                       "neuron index stay"))
+    expect_close(out, F.bilinear(x1, x2, w, b), what=what,
+                 hint=("write z_k for one example as a double sum over the two feature "
+                       "indices, then check entry (0, 1) by hand",
+                       "every product x1[n, i] * weight[k, i, j] * x2[n, j] appears once; "
+                       "torch.einsum can name all four indices in one call"))
+    x64 = [t.double() for t in (x1, x2, w, b)]
+    expect_dtype(bilinear_forward(*x64), torch.float64, what="the result for float64 inputs",
+                 hint=("keep the inputs' dtype: do not create float32 tensors along the way",
+                       "a torch.zeros(...) without dtype= is float32"))
+    bad = {"x1 (3, 2), x2 (2, 3)": (x1, x2[:2], w, b),
+           "x1 (3, 2), weight (4, 3, 3)": (x1, x2, torch.zeros(4, 3, 3), b),
+           "x2 (3, 3), weight (4, 2, 2)": (x1, x2, torch.zeros(4, 2, 2), b),
+           "weight (4, 2, 3), bias (5,)": (x1, x2, w, torch.zeros(5))}
+    for shapes, args in bad.items():
+        expect_raises(ValueError, bilinear_forward, *args,
+                      what=f"bilinear_forward with {shapes}",
+                      hint=("compare every size that must agree before computing: the "
+                            "examples of x1 and x2, each input's features with weight's, "
+                            "bias with the outputs",
+                            "raise ValueError yourself (an assert, or einsum's RuntimeError, "
+                            "is not one), naming the shapes received"))
 
 
 # ---------------------------------------------------------------------------------------------
