@@ -6,7 +6,7 @@ N * epochs visits (every epoch is run, no early stop), the learning rate, x's dt
 """
 import torch
 
-from nblib.grading import assert_close, question
+from nblib.grading import assert_close, assert_inputs_unchanged, question
 
 
 def _data(rng, n, d, separable):
@@ -32,6 +32,7 @@ def test_matches_reference_on_random_non_separable_data(student, reference, rng)
         lr = _lr(rng)
         assert_close(list(student.averaged_perceptron(x, y, epochs, lr)),
                      list(reference.averaged_perceptron(x, y, epochs, lr)), rtol=1e-9, atol=1e-12)
+        assert_inputs_unchanged(student, (x, y, epochs, lr), positions=(0, 1))  # stated: x, y kept
 
 
 @question("01-averaged-perceptron", points=0.5)

@@ -7,7 +7,7 @@ inputs around x0 that share its activation pattern, one layer gives that layer, 
 import torch
 
 from nblib.exercises.ch01 import relu_net
-from nblib.grading import assert_close, question
+from nblib.grading import assert_close, assert_inputs_unchanged, question
 
 
 def _net(rng, depth, dtype=torch.float64):
@@ -38,6 +38,7 @@ def test_matches_reference_on_random_relu_networks(student, reference, rng):
     for depth in (2, 3, 4):
         weights, biases, x0 = _net(rng, depth)
         W, b = student.local_affine_map(weights, biases, x0)
+        assert_inputs_unchanged(student, (weights, biases, x0), positions=(2,))  # stated: x0 kept
         shape = (weights[-1].shape[0], weights[0].shape[1])
         assert tuple(W.shape) == shape, f"W should have shape {shape}, got {tuple(W.shape)}"
         assert_close([W, b], list(reference.local_affine_map(weights, biases, x0)), rtol=1e-9, atol=1e-9)

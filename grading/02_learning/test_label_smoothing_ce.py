@@ -3,7 +3,7 @@ stable for large logits, in the logits' dtype."""
 import torch
 import torch.nn.functional as F
 
-from nblib.grading import assert_close, question
+from nblib.grading import assert_close, assert_inputs_unchanged, question
 
 FORBIDDEN = {"02-label-smoothing-ce": [
     "F.cross_entropy", "F.log_softmax", "F.softmax", "F.nll_loss", "F.kl_div",
@@ -26,6 +26,7 @@ def _problem(rng, scale=4.0, dtype=torch.float64):
 def test_random_logits_and_alpha(student, reference, rng):
     z, y, alpha = _problem(rng)
     out = student.label_smoothed_ce(z, y, alpha)
+    assert_inputs_unchanged(student, (z, y, alpha), positions=(0,))  # stated: logits kept
     assert_close(out, reference.label_smoothed_ce(z, y, alpha), rtol=1e-6, atol=1e-9)
     assert_close(out, F.cross_entropy(z, y, label_smoothing=alpha), rtol=1e-6, atol=1e-9)
     # alpha = 0 is the plain cross-entropy

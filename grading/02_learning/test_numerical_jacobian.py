@@ -2,7 +2,7 @@
 errors r(w) = (X w - y)^2, an (n, d) Jacobian, w unchanged, float64 kept."""
 import torch
 
-from nblib.grading import assert_close, question
+from nblib.grading import assert_close, assert_inputs_unchanged, question
 
 FORBIDDEN = {"02-numerical-jacobian": [
     ".backward", "torch.autograd", ".grad", "torch.func", "functorch", "nblib",
@@ -22,6 +22,7 @@ def _problem(rng):
 def test_matches_reference_and_analytic(student, reference, rng):
     w, X, y, analytic = _problem(rng)
     out = student.numerical_jacobian(w, X, y, 1e-5)
+    assert_inputs_unchanged(student, (w, X, y, 1e-5), positions=(0,))  # stated: w unchanged
     assert_close(out, reference.numerical_jacobian(w, X, y, 1e-5), rtol=1e-6, atol=1e-8,
                  check_dtype=True)
     assert_close(out, analytic, rtol=1e-6, atol=1e-8)

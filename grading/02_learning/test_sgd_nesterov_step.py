@@ -1,12 +1,12 @@
 """Graded tests of 02-sgd-nesterov-step: one step of torch.optim.SGD with Nesterov momentum
 and weight decay, returning (new_p, new_buf) and leaving its inputs unchanged.
 
-Arguments travel to the sandbox as copies, so a change made in place cannot be seen from
-here; ``nesterov_path`` (given code in the same cell) keeps every returned tensor as it is,
-so a step that changes its inputs in place corrupts the stored path and fails the test."""
+Arguments travel to the sandbox as copies; the sandbox sends them back as the call left them,
+and ``assert_inputs_unchanged`` compares. ``nesterov_path`` (given code in the same cell) keeps
+every returned tensor as it is, so an in-place step also corrupts the stored path."""
 import torch
 
-from nblib.grading import assert_close, question
+from nblib.grading import assert_close, assert_inputs_unchanged, question
 
 FORBIDDEN = {"02-sgd-nesterov-step": ["torch.optim", "nblib", "getattr", "eval", "exec",
                                       "__import__"]}
@@ -39,7 +39,9 @@ def test_one_step_first_and_later(student, reference, rng):
     buf = torch.randn(3, 4, dtype=torch.float64, generator=rng)
     lr, mu, wd = _settings(rng)
     for previous in (None, buf):
-        assert_close(student.sgd_nesterov_step(p, g, previous, lr, mu, wd),
+        out = student.sgd_nesterov_step(p, g, previous, lr, mu, wd)
+        assert_inputs_unchanged(student, (p, g, previous), positions=(0, 1, 2))
+        assert_close(out,
                      reference.sgd_nesterov_step(p, g, previous, lr, mu, wd),
                      rtol=1e-10, atol=1e-12)
 

@@ -5,7 +5,7 @@ import math
 import torch
 
 from nblib.exercises.ch03 import mlp_autograd
-from nblib.grading import assert_close, question
+from nblib.grading import assert_close, assert_inputs_unchanged, question
 
 FORBIDDEN = {"03-mlp-backward": [".backward", "torch.autograd", ".grad", "torch.func", "functorch",
                                  "nblib", "getattr", "eval", "exec", "__import__"]}
@@ -27,6 +27,8 @@ def test_matches_autograd_on_random_shapes(student, reference, rng):
     for _ in range(3):
         X, y, params = _problem(rng)
         out = student.mlp_backward(X, y, *params)
+        assert_inputs_unchanged(student, (X, y, *params),  # stated: parameters unchanged
+                                positions=tuple(range(2, 2 + len(params))))
         assert_close(list(out), mlp_autograd(X, y, *params), rtol=1e-7, atol=1e-10)
         assert_close(list(out), list(reference.mlp_backward(X, y, *params)), rtol=1e-7, atol=1e-10)
 

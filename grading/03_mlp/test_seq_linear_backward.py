@@ -5,7 +5,7 @@ dX = dZ W (B, T, d_in); dW = sum over every (b, t) of dZ[b, t]^T X[b, t] (d_out,
 import torch
 import torch.nn.functional as F
 
-from nblib.grading import assert_close, question
+from nblib.grading import assert_close, assert_inputs_unchanged, question
 
 FORBIDDEN = {"03-seq-linear-backward": [".backward", "torch.autograd", ".grad", "torch.func", "functorch",
                                         "nblib", "getattr", "eval", "exec", "__import__"]}
@@ -29,6 +29,7 @@ def _autograd(X, W, dZ):
 def test_matches_autograd_on_random_shapes(student, reference, rng):
     X, W, dZ = _problem(rng)
     out = student.seq_linear_backward(X, W, dZ)
+    assert_inputs_unchanged(student, (X, W, dZ), positions=(0, 1))  # stated: X, W unchanged
     assert_close(list(out), _autograd(X, W, dZ), rtol=1e-9, atol=1e-12)
     assert_close(list(out), list(reference.seq_linear_backward(X, W, dZ)), rtol=1e-9, atol=1e-12)
 

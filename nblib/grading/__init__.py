@@ -58,6 +58,10 @@ Fixtures (provided by the grader, nothing to import):
   per test), so expected values are unknown in advance; draw every input from it.
 - ``seed``: the same secret per-test seed as an int (``np.random.default_rng(seed)``).
 
+Arguments reach the sandbox as copies, so a test cannot see an in-place change in its own
+tensors. After ``out = student.step(p, g)``, ``assert_inputs_unchanged(student, (p, g))``
+compares the arguments as the call left them (sent back by the sandbox) with what was sent.
+
 Points: each test declares ``points=``; a question's tests must add up to the question's
 ``grading.points`` in the master notebook (``nblib grade`` refuses to start otherwise).
 Alternatively leave ``points`` out on *all* tests of a question: the question's points are
@@ -88,7 +92,7 @@ Before grading, ``nblib grade`` runs every test with the reference solution in p
 student (self-test); a test that fails against its own reference stops the batch, so a
 failing test during grading is the submission's fault.
 """
-__all__ = ["question", "assert_close", "StudentError", "StudentTimeout", "SandboxCrashed"]
+__all__ = ["question", "assert_close", "assert_inputs_unchanged", "StudentError", "StudentTimeout", "SandboxCrashed"]
 
 
 def __getattr__(name: str):

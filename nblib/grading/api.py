@@ -68,3 +68,29 @@ def assert_close(actual: Any, expected: Any, rtol: float = 1e-5, atol: float = 1
         head = (msg + "\n") if msg else ""
         raise AssertionError(f"{head}expected: {describe(expected)}\nreceived: {describe(actual)}\n"
                              + "\n".join(problems))
+
+
+def assert_inputs_unchanged(proxy: Any, args: tuple, kwargs: dict | None = None, *,
+                            positions: tuple[int, ...] | None = None) -> None:
+    """Assert the last call through ``proxy`` (``student`` or ``reference``) left its arguments
+    as they were sent: ``args`` and ``kwargs`` are the values the test passed; ``positions``
+    limits the check to those positional arguments (the ones the exercise says are kept).
+
+    Arguments reach the sandbox as copies, so an in-place change (``p -= lr * g``, ``x.mul_(2)``)
+    cannot show in the test's own tensors; the sandbox sends the arguments back as the call
+    left them, and this compares them exactly.
+    """
+    after = proxy._session.inputs_after.get(proxy._question)
+    if after is None:
+        raise AssertionError("the arguments of the last call could not be read back "
+                             "(call the function first, with tensors, numbers and lists)")
+    names = [f"argument {i + 1}" for i in range(len(args))] + [f"`{k}`" for k in (kwargs or {})]
+    sent = list(args) + list((kwargs or {}).values())
+    got = list(after[0]) + [after[1].get(k) for k in (kwargs or {})]
+    keep = range(len(sent)) if positions is None else positions
+    for i in keep:
+        name, before, now = names[i], sent[i], got[i]
+        if compare(now, before, 0.0, 0.0, True):
+            raise AssertionError(f"{name} was changed in place by the call "
+                                 f"(sent {describe(before)}, after the call {describe(now)}); "
+                                 "compute new tensors instead of modifying the inputs")

@@ -62,6 +62,7 @@ class ReferenceSession:
     def __init__(self, questions: dict[str, Question]):
         self.questions = questions
         self._ns: dict[str, dict] = {}
+        self.inputs_after: dict[str, tuple | None] = {}
 
     def call(self, q: str, name: str, args: tuple, kwargs: dict) -> Any:
         if q not in self._ns:
@@ -73,10 +74,12 @@ class ReferenceSession:
         if fn is None:
             raise ConfigError(f"the reference solution of {q} defines no `{name}`")
         args, kwargs = channel.roundtrip((tuple(args), dict(kwargs)))
+        self.inputs_after[q] = None
         try:
             result = fn(*args, **kwargs)
         except Exception as err:  # raised the way the student side raises, so tests treat both alike
             raise StudentError(type(err).__name__, str(err), f"reference solution of {q}") from err
+        self.inputs_after[q] = channel.roundtrip((tuple(args), dict(kwargs)))
         return channel.roundtrip(result)
 
 

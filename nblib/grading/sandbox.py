@@ -280,7 +280,7 @@ class Sandbox:
                     raise channel.ProtocolError("answer over the size cap")
             line, _, self._buf = self._buf.partition(b"\n")
             msg = channel.loads(line)
-            if set(msg) - {"id", "ok", "value", "error"} or not isinstance(msg.get("ok"), bool):
+            if set(msg) - {"id", "ok", "value", "error", "inputs_after"} or not isinstance(msg.get("ok"), bool):
                 raise channel.ProtocolError("answer does not follow the schema")
             if msg.get("id") == rid:
                 return msg

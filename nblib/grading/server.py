@@ -109,7 +109,11 @@ def main() -> None:
                     value = channel.encode(result)
                 except channel.Unsendable as exc:
                     raise TypeError(f"`{name}` returned something that cannot be graded: {exc}") from None
-                reply({"id": rid, "ok": True, "value": value})
+                try:  # the arguments as the call left them: graders can see in-place changes
+                    after = channel.encode({"args": list(fn_args), "kwargs": fn_kwargs})
+                except channel.Unsendable:
+                    after = None
+                reply({"id": rid, "ok": True, "value": value, "inputs_after": after})
             else:
                 reply({"id": rid, "ok": False, "error": {"type": "ProtocolError", "message": f"bad op {op!r}", "where": ""}})
         except BaseException as exc:  # noqa: BLE001  (SystemExit, KeyboardInterrupt too: report, keep serving)

@@ -32,6 +32,7 @@ class StudentSession:
         self.load_errors: dict[str, StudentError] = {}
         self.sandbox: Sandbox | None = None
         self.loaded: set[str] = set()
+        self.inputs_after: dict[str, tuple | None] = {}  # question -> (args, kwargs) after its last call
 
     def _sandbox(self) -> Sandbox:
         if self.sandbox is None or not self.sandbox.alive:
@@ -79,13 +80,19 @@ class StudentSession:
                     self.load_errors[q] = _student_error(answer, prefix="the cell failed to run: ")
                     raise self.load_errors[q]
                 self.loaded.add(q)
+        self.inputs_after[q] = None
         answer = self._request(q, {"op": "call", "question": q, "name": name, **encoded})
         if not answer["ok"]:
             raise _student_error(answer)
         try:
-            return channel.decode(answer.get("value"))
+            value = channel.decode(answer.get("value"))
+            after = answer.get("inputs_after")
+            after = channel.decode(after) if after is not None else None
         except channel.ProtocolError as exc:
             raise StudentError("BadResult", f"the result could not be decoded: {exc}") from None
+        if isinstance(after, dict) and isinstance(after.get("args"), list):
+            self.inputs_after[q] = (tuple(after["args"]), after.get("kwargs") or {})
+        return value
 
     def close(self) -> None:
         if self.sandbox is not None:

@@ -273,6 +273,9 @@ def test_batch_with_bubblewrap(tmp_path, listener):
     write(subs, "partial", submission(sigmoid="def sigmoid(x):\n    return 1 / (1 + torch.exp(-x.double()))\n",
                                       stats="def stats(x):\n    return {'mean': 0.0, 'max': x.max().item(), 'n': len(x)}\n"))
     write(subs, "forbidden", submission(sigmoid="def sigmoid(x):\n    return torch.sigmoid(x)\n"))
+    write(subs, "in-place", submission(  # right answer, but it sorts the caller's list in place
+        running_mean="def running_means(xs):\n    out = [sum(xs[:i + 1]) / (i + 1) for i in range(len(xs))]\n"
+                     "    xs.sort()\n    return out\n"))
     write(subs, "mangled", submission(sigmoid=None, running_mean=["ok", 3], stats="x" * 300_000))
     evil, cases = hostile(tmp_path, listener.getsockname()[1])
     for name, (repl, _) in cases.items():
@@ -311,6 +314,9 @@ def test_batch_with_bubblewrap(tmp_path, listener):
     assert points("partial") == 3 and by[("partial", "99-sigmoid")]["points"] == "1"
     assert "dtype" in by[("partial", "99-sigmoid")]["message"]
     assert by[("forbidden", "99-sigmoid")]["status"] == "failed" and by[("forbidden", "99-sigmoid")]["points"] == "0"
+    # arguments travel as copies; the sandbox sends them back, so an in-place change is seen
+    in_place = by[("in-place", "99-running-mean")]
+    assert in_place["status"] == "failed" and "changed in place" in in_place["message"], in_place
     assert "torch.sigmoid (line 2)" in by[("forbidden", "99-sigmoid")]["message"]
     assert status("mangled") == dict.fromkeys(QS, "missing")
     for name, (_, expected) in cases.items():
