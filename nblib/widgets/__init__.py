@@ -5,6 +5,12 @@
 """
 from .stepper import MAX_JSON_BYTES, RENDERERS, Stepper, jsonable, validate_frames
 from .backprop import BackpropStepper, backprop_frames
+from .attention import AttentionStepper, attention_frames
+from .conv import ConvStepper, conv_frames
+from .bptt import BPTTStepper, bptt_frames
 
 __all__ = ["Stepper", "BackpropStepper", "backprop_frames", "jsonable", "validate_frames",
            "RENDERERS", "MAX_JSON_BYTES"]
+__all__ += ["AttentionStepper", "attention_frames"]
+__all__ += ["ConvStepper", "conv_frames"]
+__all__ += ["BPTTStepper", "bptt_frames"]

@@ -177,7 +177,232 @@ function renderBars(frame) {
     `role="img" aria-label="bar chart">${body}</svg>`;
 }
 
-const RENDERERS = { graph: renderGraph, matrix: renderMatrix, bars: renderBars };
+// One query's attention, step by step: a row per key (its label, key vector, the score
+// columns computed so far, the softmax weights as bars, its value vector), the query vector
+// above the keys, the output (the weighted sum of values) below; head and query selectors
+// as buttons that jump to the frame whose index they carry (through the slider's own input).
+function renderAttention(frame) {
+  const uid = `nbs-att-${(renderAttention.count = (renderAttention.count || 0) + 1)}`;
+  const keys = frame.keys || [];
+  const kv = frame.key_vectors || null, vals = frame.values ? frame.values.rows || [] : null;
+  const cols = frame.columns || [];
+  const q = frame.query || {};
+  const nk = kv && kv.length ? Math.max(...kv.map((r) => r.length)) : 0;
+  const nv = vals && vals.length ? Math.max(...vals.map((r) => r.length)) : (frame.output ? frame.output.values.length : 0);
+  const CW = 46, NW = 58, BWID = 104, RH = 24, GAP = 16, LW = 74, TOP = 24;
+  const hasQ = Array.isArray(q.vector) && nk > 0;
+  const y0 = TOP + (hasQ ? RH + 8 : 0); // first key row
+  let x = LW + 6, body = "";
+  const num = (v) => (typeof v === "number" ? v : null);
+  const big = (rows) => Math.max(0, ...rows.flat().map((v) => Math.abs(num(v) ?? 0)));
+  const cell = (cx, cy, w, v, scale, cls = "nbs-cell") => {
+    const n = num(v);
+    const fill = n !== null && scale > 0 ? heat(n / scale) : "transparent";
+    let s = `<rect class="${cls}" x="${cx}" y="${cy}" width="${w}" height="${RH}" style="fill:${fill}"/>`;
+    if (v !== null && v !== undefined) {
+      s += `<text class="nbs-cell-text" x="${cx + w / 2}" y="${cy + RH / 2 + 4}" text-anchor="middle">${esc(fmt(v))}</text>`;
+    }
+    return s;
+  };
+  const name = (cx, w, text) => `<text class="nbs-mat-name" x="${cx + w / 2}" y="16" text-anchor="middle">${esc(text)}</text>`;
+  // Row labels: the query above, then one per key.
+  if (hasQ) body += `<text class="nbs-axis nbs-att-qlabel" x="${LW}" y="${TOP + RH / 2 + 4}" text-anchor="end">q: ${esc(q.label ?? "")}</text>`;
+  keys.forEach((k, j) => {
+    body += `<text class="nbs-axis" x="${LW}" y="${y0 + j * RH + RH / 2 + 4}" text-anchor="end">${esc(k)}</text>`;
+  });
+  if (nk) { // the key vectors, with the query vector above them
+    const s = big(hasQ ? [...kv, q.vector] : kv);
+    body += name(x, nk * CW, frame.key_name || "k");
+    if (hasQ) q.vector.forEach((v, d) => { body += cell(x + d * CW, TOP, CW, v, s); });
+    kv.forEach((r, j) => r.forEach((v, d) => { body += cell(x + d * CW, y0 + j * RH, CW, v, s); }));
+    x += nk * CW + GAP;
+  }
+  let hot = "";
+  cols.forEach((c, ci) => {
+    const w = c.bars ? BWID : NW;
+    const values = c.values || [];
+    body += name(x, w, c.name || "");
+    if (c.bars) {
+      const m = Math.max(1e-12, ...values.map((v) => Math.abs(num(v) ?? 0)));
+      values.forEach((v, j) => {
+        const yy = y0 + j * RH, n = num(v);
+        body += `<rect class="nbs-cell" x="${x}" y="${yy}" width="${w}" height="${RH}" style="fill:transparent"/>`;
+        if (n !== null) {
+          const len = Math.max(0.5, (Math.abs(n) / m) * (w - 50));
+          body += `<rect class="nbs-bar nbs-att-bar" x="${x + 3}" y="${yy + 5}" width="${len}" height="${RH - 10}"/>` +
+            `<text class="nbs-cell-text" x="${x + w - 4}" y="${yy + RH / 2 + 4}" text-anchor="end">${esc(fmt(v))}</text>`;
+        } else if (v !== null && v !== undefined) {
+          body += `<text class="nbs-cell-text" x="${x + w - 4}" y="${yy + RH / 2 + 4}" text-anchor="end">${esc(fmt(v))}</text>`;
+        }
+      });
+    } else {
+      const s = big([values]);
+      values.forEach((v, j) => { body += cell(x, y0 + j * RH, w, v, s); });
+    }
+    if (frame.active_column === ci) {
+      hot += `<rect class="nbs-cell-hot nbs-att-hot" x="${x + 1.5}" y="${y0 + 1.5}" width="${w - 3}" height="${keys.length * RH - 3}"/>`;
+    }
+    x += w + (ci === cols.length - 1 ? GAP : 4);
+  });
+  let height = y0 + keys.length * RH + 6;
+  if (nv) { // the value vectors and, at the last step, their weighted sum
+    const rows = vals || [];
+    const out = frame.output ? frame.output.values || [] : null;
+    const s = big(out ? [...rows, out] : rows);
+    body += name(x, nv * CW, frame.values ? frame.values.name || "v" : "");
+    rows.forEach((r, j) => r.forEach((v, d) => { body += cell(x + d * CW, y0 + j * RH, CW, v, s); }));
+    if (out) {
+      const oy = y0 + keys.length * RH + 8;
+      body += `<text class="nbs-axis" x="${x - 4}" y="${oy + RH / 2 + 4}" text-anchor="end">${esc(frame.output.name || "output")}</text>`;
+      out.forEach((v, d) => { body += cell(x + d * CW, oy, CW, v, s, "nbs-cell nbs-att-out"); });
+      hot += `<rect class="nbs-cell-hot nbs-att-hot" x="${x + 1.5}" y="${oy + 1.5}" width="${out.length * CW - 3}" height="${RH - 3}"/>`;
+      height = oy + RH + 6;
+    }
+    x += nv * CW + GAP;
+  }
+  const width = Math.max(x - GAP + 8, 60);
+  const svg = `<svg xmlns="${SVG_NS}" class="nbs-svg" viewBox="0 0 ${width} ${height}" width="${width}" ` +
+    `role="img" aria-label="attention of one query">${body}${hot}</svg>`;
+  // Selectors: a button per head and per query token, each carrying the frame it shows.
+  const selector = (sel, what) => {
+    if (!sel || !(sel.labels || []).length) return "";
+    let s = `<div class="nbs-att-sel" data-kind="${what}" role="group" aria-label="${what}" ` +
+      `style="display:flex;flex-wrap:wrap;align-items:center;gap:4px;margin:0 0 4px">` +
+      `<span style="color:var(--nbs-muted);min-width:3.6em">${what}</span>`;
+    sel.labels.forEach((lab, i) => {
+      const on = i === sel.current;
+      s += `<button type="button" class="nbs-att-btn${on ? " nbs-att-on" : ""}" data-goto="${sel.steps[i]}" ` +
+        `aria-pressed="${on}" style="font:inherit;font-size:12px;color:var(--nbs-fg);background:var(--nbs-node-bg);` +
+        `border:${on ? 2 : 1}px solid ${on ? "var(--nbs-hot)" : "var(--nbs-border)"};border-radius:4px;` +
+        `padding:0 7px;min-height:24px;cursor:pointer;font-weight:${on ? 600 : 400}">${esc(lab)}</button>`;
+    });
+    return s + "</div>";
+  };
+  queueMicrotask(() => { // wire the buttons once the stage holds them
+    const root = document.querySelector(`[data-nbs-att="${uid}"]`);
+    const box = root && root.closest(".nbs-stepper");
+    const slider = box && box.querySelector(".nbs-slider");
+    if (!slider) return;
+    for (const b of root.querySelectorAll("button[data-goto]")) {
+      b.addEventListener("click", () => {
+        slider.value = b.dataset.goto;
+        slider.dispatchEvent(new Event("input"));
+        box.focus();
+      });
+    }
+  });
+  return `<div class="nbs-att" data-nbs-att="${uid}">${selector(frame.heads, "head")}` +
+    `${selector(frame.queries, "query")}${svg}</div>`;
+}
+
+// The unrolled chain of an RNN (nblib.widgets.bptt): inputs x_t on top, the states h_0..h_T in a
+// row joined by the recurrent arrows, the loss at the end, and under every state a bar, e.g.
+// |dL/dh_t|, on one scale for the whole animation (bars.max), so bars keep their size from frame
+// to frame. An optional selector (frame.selector) jumps between examples (e.g. two W_hh).
+function renderChain(frame) {
+  const cells = frame.cells || [];
+  const bars = frame.bars || {};
+  const vals = bars.values || [];
+  const hot = new Set(frame.active || []);
+  const hotE = new Set(frame.active_edges || []);
+  const labels = frame.edge_labels || {};
+  const CW = 100, BW = 78, PAD = 10, XY = 8, XH = 46, HY = 84, HH = 48, BY = 178, PH = 96;
+  const n = cells.length + (frame.loss ? 1 : 0);
+  const width = PAD * 2 + Math.max(n, 1) * CW, height = BY + PH + 52;
+  const left = (i) => PAD + i * CW + (CW - BW) / 2;
+  const vname = frame.value_name ? `${frame.value_name} ` : "";
+  const arrow = (id, d) => `<path class="nbs-edge nbs-chain-edge${hotE.has(id) ? " nbs-hot" : ""}" ` +
+    `data-edge="${esc(id)}" d="${d}" marker-end="url(#${hotE.has(id) ? "nbs-chain-hot" : "nbs-chain-arrow"})"/>`;
+  const box = (kind, i, y, h, name, line2, pending) =>
+    `<g class="nbs-node nbs-chain-${kind}${hot.has(i) && kind !== "x" ? " nbs-hot" : ""}` +
+    `${pending ? " nbs-pending" : ""}" data-index="${i}"><rect x="${left(i)}" y="${y}" width="${BW}" ` +
+    `height="${h}" rx="7"/><text class="nbs-name" x="${left(i) + BW / 2}" y="${y + 17}" ` +
+    `text-anchor="middle">${esc(name)}</text><text class="nbs-value" x="${left(i) + BW / 2}" ` +
+    `y="${y + h - 10}" text-anchor="middle">${esc(line2)}</text></g>`;
+  let out = `<svg xmlns="${SVG_NS}" class="nbs-svg" viewBox="0 0 ${width} ${height}" width="${width}" ` +
+    `role="img" aria-label="an RNN unrolled in time">` +
+    `<defs><marker id="nbs-chain-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" ` +
+    `markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="nbs-arrowhead"/>` +
+    `</marker><marker id="nbs-chain-hot" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" ` +
+    `markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="nbs-arrowhead-hot"/>` +
+    `</marker></defs>`;
+  const mid = HY + HH / 2;
+  cells.forEach((c, i) => {
+    const cx = left(i) + BW / 2;
+    if (c.input_name !== undefined && c.input_name !== null) {
+      out += box("x", i, XY, XH, c.input_name, fmt(c.input), false);
+      out += arrow(`in:${i}`, `M${cx},${XY + XH} L${cx},${HY - 2}`);
+    }
+    if (i > 0) {
+      out += arrow(`rec:${i}`, `M${left(i - 1) + BW},${mid} L${left(i) - 2},${mid}`);
+      if (labels[`rec:${i}`]) {
+        out += `<text class="nbs-edge-label" x="${left(i) - (CW - BW) / 2}" y="${HY - 8}" ` +
+          `text-anchor="middle">${esc(labels[`rec:${i}`])}</text>`;
+      }
+    }
+    const pending = c.value === null || c.value === undefined;
+    out += box("h", i, HY, HH, c.name ?? `h${i}`, pending ? "?" : vname + fmt(c.value), pending);
+  });
+  if (frame.loss) {
+    const i = cells.length, L = frame.loss;
+    if (i > 0) out += arrow("loss", `M${left(i - 1) + BW},${mid} L${left(i) - 2},${mid}`);
+    const pending = L.value === null || L.value === undefined;
+    out += box("loss", i, HY, HH, L.name ?? "L", pending ? "?" : fmt(L.value), pending)
+      .replace("nbs-chain-loss", `nbs-chain-loss${hotE.has("loss") ? " nbs-hot" : ""}`);
+  }
+  // The bars, one slot per state; a null value draws no bar (not computed yet).
+  const base = BY + PH;
+  const top = Math.max(1e-300, bars.max ?? Math.max(0, ...vals.map((v) => Math.abs(v ?? 0))));
+  const hl = new Set(bars.highlight || []);
+  const BARW = 34;
+  out += `<line class="nbs-zero" x1="${left(0)}" x2="${left(Math.max(cells.length - 1, 0)) + BW}" ` +
+    `y1="${base}" y2="${base}"/>`;
+  cells.forEach((c, i) => {
+    const x = left(i) + (BW - BARW) / 2, v = vals[i];
+    if (typeof v === "number") {
+      const h = Math.max((Math.abs(v) / top) * PH, 0.5);
+      out += `<rect class="nbs-bar nbs-chain-bar${hl.has(i) ? " nbs-hot" : ""}" data-index="${i}" ` +
+        `x="${x}" y="${base - h}" width="${BARW}" height="${h}"/>` +
+        `<text class="nbs-bar-text" x="${x + BARW / 2}" y="${base - h - 4}" text-anchor="middle">${esc(fmt(v))}</text>`;
+    }
+    const lab = bars.labels ? bars.labels[i] : (c.name ?? i);
+    out += `<text class="nbs-axis" x="${x + BARW / 2}" y="${base + 16}" text-anchor="middle">${esc(lab)}</text>`;
+  });
+  if (bars.name) {
+    out += `<text class="nbs-mat-name" x="${left(0)}" y="${base + 40}">${esc(bars.name)}` +
+      ` (one scale for every step)</text>`;
+  }
+  out += "</svg>";
+  const sel = frame.selector;
+  if (!sel || !(sel.labels || []).length) return out;
+  const uid = `nbs-chain-${Math.random().toString(36).slice(2)}`;
+  let s = `<div class="nbs-chain-sel" role="group" aria-label="${esc(sel.name || "example")}" ` +
+    `style="display:flex;flex-wrap:wrap;align-items:center;gap:4px;margin:0 0 4px">` +
+    `<span style="color:var(--nbs-muted)">${esc(sel.name || "example")}</span>`;
+  sel.labels.forEach((lab, i) => {
+    const on = i === sel.current;
+    s += `<button type="button" class="nbs-chain-btn${on ? " nbs-chain-on" : ""}" data-goto="${sel.steps[i]}" ` +
+      `aria-pressed="${on}" style="font:inherit;font-size:12px;color:var(--nbs-fg);background:var(--nbs-node-bg);` +
+      `border:${on ? 2 : 1}px solid ${on ? "var(--nbs-hot)" : "var(--nbs-border)"};border-radius:4px;` +
+      `padding:0 7px;min-height:24px;cursor:pointer;font-weight:${on ? 600 : 400}">${esc(lab)}</button>`;
+  });
+  queueMicrotask(() => { // wire the buttons once the stage holds them: they move the slider
+    const root = document.querySelector(`[data-nbs-chain="${uid}"]`);
+    const stepper = root && root.closest(".nbs-stepper");
+    const slider = stepper && stepper.querySelector(".nbs-slider");
+    if (!slider) return;
+    for (const b of root.querySelectorAll("button[data-goto]")) {
+      b.addEventListener("click", () => {
+        slider.value = b.dataset.goto;
+        slider.dispatchEvent(new Event("input"));
+        stepper.focus();
+      });
+    }
+  });
+  return `<div class="nbs-chain" data-nbs-chain="${uid}">${s}</div>${out}</div>`;
+}
+
+const RENDERERS = { graph: renderGraph, matrix: renderMatrix, bars: renderBars, attention: renderAttention, chain: renderChain };
 
 // ---------------------------------------------------------------- the widget
 

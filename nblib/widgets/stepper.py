@@ -27,6 +27,18 @@ Frame formats, one per ``renderer`` (every key optional unless marked):
                   "highlight": [1]}], "caption": "..."}
     # or the shorthand {"values": [...], "labels": [...], "highlight": [i]}
 
+``'attention'`` -- one query's attention (nblib.widgets.attention builds these)::
+
+    {"keys": ["the", "cat"], "query": {"label": "cat", "vector": [0.1, -2]},
+     "key_vectors": [[...], [...]], "key_name": "k",
+     "columns": [{"name": "q·k", "values": [1.5, None]},          # None: not computed yet
+                 {"name": "softmax", "values": [0.8, 0.2], "bars": True}],
+     "active_column": 0, "values": {"name": "v", "rows": [[...], [...]]},
+     "output": {"name": "Σ w·v", "values": [...]},
+     "heads": {"labels": ["head 1", "head 2"], "current": 0, "steps": [0, 5]},
+     "queries": {"labels": ["the", "cat"], "current": 1, "steps": [0, 5]}}
+    # a str value is written as is ("−∞"); a selector button jumps to the frame in "steps"
+
 Every frame may have ``"caption"`` (announced to screen readers when the step changes),
 ``"rule"`` (shown in monospace under the drawing) and ``"label"`` (a short step title).
 
@@ -50,7 +62,7 @@ import traitlets
 
 __all__ = ["Stepper", "jsonable", "validate_frames", "RENDERERS", "MAX_JSON_BYTES"]
 
-RENDERERS = ("graph", "matrix", "bars")
+RENDERERS = ("graph", "matrix", "bars", "attention", "chain")
 MAX_JSON_BYTES = 2_000_000  # the whole animation lives in the page: keep every stepper small
 
 _HERE = pathlib.Path(__file__).parent

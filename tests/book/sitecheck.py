@@ -206,7 +206,11 @@ def exercise_stepper(page, stepper, shot_prefix: Path | None = None) -> dict:
         page.wait_for_function(
             "el => /step ([2-9]|\\d\\d+) \\//.test(el.textContent)",
             arg=stepper.locator(".nbs-label").element_handle(), timeout=5_000)
-        play.click()  # pause
+        # Pause. A short animation may reach its end (and stop by itself) just before the
+        # click, which then starts it again: a second click pauses that one.
+        for _ in range(2):
+            if play.inner_text().strip().endswith("Pause"):
+                play.click()
         assert play.inner_text().strip().endswith("Play"), "Pause did not stop playing"
         first.click()
     return seen

@@ -25,10 +25,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import torch
 
 import sitecheck
 from paths import BUILD, FIXTURES, ROOT
 
+from nblib.widgets.attention import AttentionStepper
+from nblib.widgets.bptt import BPTTStepper
 from nblib.widgets.stepper import Stepper
 
 pytestmark = pytest.mark.browser
@@ -122,6 +125,14 @@ def graph_frames() -> list[dict]:
     ]
 
 
+def attention_stepper() -> AttentionStepper:
+    """Two heads of causal self-attention over 'the cat sat', from fixed q, k, v (3 dims)."""
+    g = torch.Generator().manual_seed(11)
+    q, k, v = (torch.randn(2, 3, 3, generator=g).mul(1.5).round(decimals=2) for _ in range(3))
+    return AttentionStepper(["the", "cat", "sat"], q, k, v, is_causal=True, query=0,
+                            title="Attention, one query at a time", interval=INTERVAL_MS)
+
+
 def steppers() -> dict[str, Stepper]:
     return {
         "matrix": Stepper(matrix_frames(), renderer="matrix", title="ReLU, cell by cell",
@@ -132,6 +143,8 @@ def steppers() -> dict[str, Stepper]:
                         interval=INTERVAL_MS),
         "bars-shorthand": Stepper(bars_shorthand_frames(), renderer="bars", interval=INTERVAL_MS),
         "graph": Stepper(graph_frames(), renderer="graph", title="c = a * b", interval=INTERVAL_MS),
+        "attention": attention_stepper(),
+        "chain": BPTTStepper.with_spectral_radii((0.6, 1.5), interval=INTERVAL_MS),
     }
 
 
@@ -293,6 +306,14 @@ _SNAPSHOT = """(section, [key, kinds]) => {
 }"""
 
 KINDS = {
+    "chain": {"h": "g.nbs-chain-h", "x": "g.nbs-chain-x", "loss": "g.nbs-chain-loss",
+              "edges": "path.nbs-chain-edge", "labels": "text.nbs-edge-label",
+              "bars": "rect.nbs-chain-bar", "values": "text.nbs-bar-text",
+              "axis": "text.nbs-axis", "names": "text.nbs-mat-name", "zeros": "line.nbs-zero",
+              "node_texts": "g.nbs-node text"},
+    "attention": {"cells": "rect.nbs-cell", "texts": "text.nbs-cell-text", "axis": "text.nbs-axis",
+                  "hot": "rect.nbs-att-hot", "names": "text.nbs-mat-name",
+                  "bars": "rect.nbs-att-bar"},
     "matrix": {"cells": "rect.nbs-cell", "texts": "text.nbs-cell-text", "hot": "rect.nbs-cell-hot",
                "names": "text.nbs-mat-name", "axis": "text.nbs-axis"},
     "bars": {"bars": "rect.nbs-bar", "values": "text.nbs-bar-text", "axis": "text.nbs-axis",
@@ -416,6 +437,104 @@ def check_bars(drawn, frame, where):
     check_legible(drawn, ("names", "values", "axis"), where)
 
 
+def check_attention(drawn, frame, where):
+    """Rows of keys; the query and key vectors; the columns computed so far (numbers in their
+    cells, blank until computed, bars for the weights); values and their weighted sum last."""
+    keys, cols, S = frame["keys"], frame["columns"], len(frame["keys"])
+    qv, kv = frame["query"]["vector"], frame["key_vectors"]
+    vals = frame.get("values", {}).get("rows", [])
+    out = frame.get("output", {}).get("values")
+    expected = ([qv] + kv + [c["values"] for c in cols]  # cells in drawing order, grouped
+                + vals + ([out] if out else []))
+    flat = [v for group in expected for v in group]
+    assert len(drawn["cells"]) == len(flat), (
+        f"{where}: {len(drawn['cells'])} cells drawn, the frame has {len(flat)}")
+    for b, v in zip(drawn["cells"], flat):
+        texts = [t["text"] for t in drawn["texts"] if _inside(_center(t), b)]
+        want = [] if v is None else [v if isinstance(v, str) else js_fmt(v)]
+        assert texts == want, f"{where}: a cell shows {texts}, the frame has {v!r}"
+    names = [frame["key_name"]] + [c["name"] for c in cols] + ([frame["values"]["name"]] if vals else [])
+    assert [t["text"] for t in drawn["names"]] == names, where
+    axis = [f"q: {frame['query']['label']}"] + keys + ([frame["output"]["name"]] if out else [])
+    assert [t["text"] for t in drawn["axis"]] == axis, where
+    # The weights as bars, proportional to the weight; none before softmax is computed.
+    weights = next(c["values"] for c in cols if c.get("bars"))
+    shown = [w for w in weights if isinstance(w, (int, float))]
+    assert len(drawn["bars"]) == len(shown), f"{where}: {len(drawn['bars'])} bars for {shown}"
+    if shown:
+        widest = max(b["w"] for b in drawn["bars"])
+        for b, w in zip(drawn["bars"], shown):
+            assert abs(b["w"] - max(w / max(shown) * widest, 0.5)) < 0.6, (where, w, b)
+    # Outlines: the column computed at this step, and the output at the last step.
+    n_hot = (frame.get("active_column") is not None) + bool(out)
+    assert len(drawn["hot"]) == n_hot, f"{where}: {len(drawn['hot'])} outlines, want {n_hot}"
+    if frame.get("active_column") is not None:
+        c = frame["active_column"]
+        first = drawn["cells"][len(qv) + sum(map(len, kv)) + c * S]
+        assert _inside(_center(drawn["hot"][0]), {**first, "h": first["h"] * S}), where
+    check_legible(drawn, ("names", "texts", "axis"), where)
+
+
+def selectors(p: Page, key: str) -> dict:
+    """{kind: [(label, goto, pressed)]} of the head and query buttons."""
+    return p.section(key).locator(".nbs-att-sel").evaluate_all(
+        "(divs) => Object.fromEntries(divs.map((d) => [d.dataset.kind, [...d.querySelectorAll("
+        "'button')].map((b) => [b.textContent, +b.dataset.goto, b.getAttribute('aria-pressed')])"
+        "]))")
+
+
+CHAIN_BAR_PX = 96  # renderChain's PH: the height of a bar whose value is bars.max
+
+
+def check_chain(drawn, frame, where):
+    """The BPTT chain: a box per state (name and |h| once computed, '?' before), an input box
+    above each, the loss at the end, the arrows (the frame's active ones hot, with their
+    factor), and one bar per computed |dL/dh_t| under its state, on the frame's fixed scale."""
+    cells, bars = frame["cells"], frame["bars"]
+    vname = f"{frame['value_name']} " if frame.get("value_name") else ""
+    assert len(drawn["h"]) == len(cells), f"{where}: {len(drawn['h'])} states, want {len(cells)}"
+    for i, (c, b) in enumerate(zip(cells, drawn["h"])):
+        shown = "?" if c["value"] is None else vname + js_fmt(c["value"])
+        assert b["text"] == c["name"] + shown, f"{where}: state {i} reads {b['text']!r}"
+        assert ("nbs-hot" in b["cls"]) == (i in frame["active"]), f"{where}: state {i} {b['cls']}"
+        assert ("nbs-pending" in b["cls"]) == (c["value"] is None), where
+        if i:
+            prev = drawn["h"][i - 1]
+            assert b["x"] > prev["x"] + prev["w"] and b["y"] == prev["y"], f"{where}: not a row"
+    inputs = [(i, c) for i, c in enumerate(cells) if c.get("input_name")]
+    assert [b["text"] for b in drawn["x"]] == [c["input_name"] + js_fmt(c["input"])
+                                               for _, c in inputs], where
+    for (i, _), b in zip(inputs, drawn["x"]):
+        h = drawn["h"][i]
+        assert abs(_center(b)[0] - _center(h)[0]) < 0.01 and b["y"] + b["h"] < h["y"], (
+            f"{where}: input {i} is not above its state")
+    loss = frame["loss"]
+    assert [b["text"] for b in drawn["loss"]] == [
+        loss["name"] + ("?" if loss["value"] is None else js_fmt(loss["value"]))], where
+    assert drawn["loss"][0]["x"] > drawn["h"][-1]["x"] + drawn["h"][-1]["w"], where
+    n_edges = len(inputs) + len(cells) - 1 + 1
+    assert len(drawn["edges"]) == n_edges, f"{where}: {len(drawn['edges'])} arrows, want {n_edges}"
+    assert sum("nbs-hot" in e["cls"] for e in drawn["edges"]) == len(frame["active_edges"]), where
+    assert [t["text"] for t in drawn["labels"]] == list(frame["edge_labels"].values()), where
+    # The bars: one per computed value, under its state, on the baseline, to the frame's scale.
+    values = bars["values"]
+    known = [(i, v) for i, v in enumerate(values) if v is not None]
+    assert len(drawn["bars"]) == len(known), f"{where}: {len(drawn['bars'])} bars for {known}"
+    zero = drawn["zeros"][0]["y1"]
+    hot = set(bars.get("highlight") or [])
+    for (i, v), b in zip(known, drawn["bars"]):
+        bar = f"{where}: bar {i}"
+        assert abs(_center(b)[0] - _center(drawn["h"][i])[0]) < 0.01, f"{bar} is not under h_{i}"
+        assert abs(b["y"] + b["h"] - zero) < 0.01, f"{bar} does not stand on the baseline"
+        want = max(abs(v) / bars["max"] * CHAIN_BAR_PX, 0.5)
+        assert abs(b["h"] - want) < 0.6, f"{bar}: height {b['h']:.1f} px for {v}, want {want:.1f}"
+        assert ("nbs-hot" in b["cls"]) == (i in hot), f"{bar}: {b['cls']}, highlight {hot}"
+        column = [t["text"] for t in drawn["values"] if b["x"] - 2 <= _center(t)[0] <= b["x"] + b["w"] + 2]
+        assert column == [js_fmt(v)], f"{bar} is labelled {column}, the frame has {v}"
+    assert [t["text"] for t in drawn["axis"]] == [c["name"] for c in cells], where
+    check_legible(drawn, ("names", "values", "axis", "labels", "node_texts"), where)
+
+
 def snapshot(p: Page, key: str) -> dict:
     kinds = KINDS.get(p.states[key]["renderer"], {})
     return p.section(key).evaluate(_SNAPSHOT, [key, kinds])
@@ -441,13 +560,21 @@ def check_frame(p: Page, key: str, i: int) -> dict:
     assert "svg" in got, f"{where}: no SVG drawn"
     assert got["svg"]["width"] > 50 and got["svg"]["height"] > 50, \
         f"{where}: the SVG is not visible: {got['svg']}"
-    {"matrix": check_matrix, "bars": check_bars}[state["renderer"]](got, frame, where)
+    {"matrix": check_matrix, "bars": check_bars,
+     "attention": check_attention, "chain": check_chain}[state["renderer"]](got, frame, where)
+    if state["renderer"] == "attention":
+        sel = selectors(p, key)
+        for kind, part in (("head", "heads"), ("query", "queries")):
+            spec = frame[part]
+            assert sel[kind] == [[lab, step, str(i == spec["current"]).lower()]
+                                 for i, (lab, step) in enumerate(zip(spec["labels"],
+                                                                     spec["steps"]))], where
     return got
 
 
 # ---------------------------------------------------------------- tests
 
-RENDERED = ["matrix", "matrix-shorthand", "bars", "bars-shorthand"]
+RENDERED = ["matrix", "matrix-shorthand", "bars", "bars-shorthand", "attention", "chain"]
 
 
 def test_page_renders_every_stepper_offline(page):
@@ -512,6 +639,36 @@ def test_next_prev_play_and_the_last_step(page, key):
     p.assert_clean()
 
 
+def test_attention_head_and_query_selectors(page):
+    """A head button keeps the query and the operation; a query button opens its first step."""
+    p, key = page, "attention"
+    section, frames = p.section(key), p.states[key]["frames"]
+    heads = section.locator('.nbs-att-sel[data-kind="head"] button')
+    queries = section.locator('.nbs-att-sel[data-kind="query"] button')
+    check_frame(p, key, 0)                         # head 1, query 'the', raw scores
+    for _ in range(3):
+        section.locator("button.nbs-next").click()
+    check_frame(p, key, 3)                         # head 1, query 'the', softmax
+    heads.nth(1).click()
+    target = frames[3]["heads"]["steps"][1]
+    got = check_frame(p, key, target)              # head 2, same query, same operation
+    assert frames[target]["label"] == "Head 2, query 'the': softmax"
+    section.screenshot(path=str(SHOTS / "attention-head2.png"))
+    queries.nth(2).click()
+    target = frames[target]["queries"]["steps"][2]
+    check_frame(p, key, target)                    # head 2, query 'sat', raw scores
+    assert frames[target]["label"] == "Head 2, query 'sat': scores"
+    section.locator(".nbs-stepper").press("End")   # the box has the focus again
+    last = frames[-1]
+    check_frame(p, key, len(frames) - 1)
+    assert last["label"] == "Head 2, query 'sat': output" and last["output"]["values"]
+    # causal: 'the' (query 0) masks the two later keys, 'sat' masks none
+    assert frames[2]["columns"][2]["values"][1:] == ["−∞", "−∞"]
+    assert got["saved"][-1] == frames[3]["heads"]["steps"][1]
+    section.screenshot(path=str(SHOTS / "attention-last.png"))
+    p.assert_clean()
+
+
 def test_graph_control_still_steps(page):
     """The renderer the book uses, through the book test's own exercise_stepper."""
     p = page
@@ -526,6 +683,53 @@ def test_graph_control_still_steps(page):
     assert section.locator("path.nbs-edge.nbs-hot").count() == 2
     seen = sitecheck.exercise_stepper(p.page, section.locator(".nbs-stepper"), SHOTS / "graph")
     assert seen["steps"] == len(frames)
+    p.assert_clean()
+
+
+def test_bptt_chain_forward_backward_and_both_spectral_radii(page):
+    """The BPTT stepper: forward fills the states left to right, backward fills the bars right
+    to left, one step per frame and back again with Prev; the W_hh selector opens the second
+    example, where the bars grow to the left (exploding) instead of shrinking (vanishing)."""
+    p, key = page, "chain"
+    section, frames = p.section(key), p.states[key]["frames"]
+    starts = frames[0]["selector"]["steps"]
+    assert len(starts) == 2 and frames[0]["selector"]["labels"][0].startswith("ρ = 0.6")
+    buttons = section.locator("button.nbs-chain-btn")
+    shot = lambda tag: section.screenshot(path=str(SHOTS / f"chain-{tag}.png"))  # noqa: E731
+
+    def pressed():
+        return [b.get_attribute("aria-pressed") for b in buttons.all()]
+
+    def states_known(i):
+        return sum(c["value"] is not None for c in frames[i]["cells"])
+
+    def bars_known(i):
+        return [j for j, v in enumerate(frames[i]["bars"]["values"]) if v is not None]
+
+    for part, (lo, hi) in enumerate(zip(starts, starts[1:] + [len(frames)])):
+        if part:
+            buttons.nth(part).click()          # the selector jumps to the example's first frame
+        check_frame(p, key, lo)
+        assert pressed() == [str(k == part).lower() for k in range(len(starts))]
+        for i in range(lo + 1, hi):            # every frame of the example, with Next
+            section.locator("button.nbs-next").click()
+            check_frame(p, key, i)
+            phase = frames[i]["phase"]
+            if phase == "forward":             # one more state each step, left to right
+                assert states_known(i) == states_known(i - 1) + 1 and not bars_known(i)
+            if phase == "backward" and frames[i - 1]["phase"] == "backward":
+                assert bars_known(i) == [bars_known(i - 1)[0] - 1] + bars_known(i - 1)
+        tag = ("vanishing", "exploding")[part]
+        shot(f"{tag}-done")
+        drawn = snapshot(p, key)["bars"]       # h_0's bar against h_T's, as drawn
+        assert len(drawn) == len(frames[hi - 1]["cells"])
+        assert (drawn[0]["h"] < drawn[-1]["h"]) == (part == 0), f"{tag}: {drawn}"
+        for i in range(hi - 2, hi - 5, -1):    # and back, with Prev: bars disappear again
+            section.locator("button.nbs-prev").click()
+            check_frame(p, key, i)
+        shot(f"{tag}-backward")
+        for _ in range(3):
+            section.locator("button.nbs-prev").click()
     p.assert_clean()
 
 

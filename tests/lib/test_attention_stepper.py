@@ -1,0 +1,121 @@
+"""nblib.widgets.attention: the frames of the attention stepper hold the numbers of
+F.scaled_dot_product_attention, step by step, and its selectors point at the right frames."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nblib.widgets import AttentionStepper, attention_frames
+from nblib.widgets.attention import NEG_INF, OPERATIONS
+
+TOKENS = ["the", "cat", "sat", "on", "the", "mat"]
+
+
+def _qkv(H=2, L=6, S=6, d=4, dv=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(H, L, d, generator=g), torch.randn(H, S, d, generator=g),
+            torch.randn(H, S, dv, generator=g))
+
+
+def _col(frame, name):
+    return next(c["values"] for c in frame["columns"] if c["name"] == name)
+
+
+@pytest.mark.parametrize("mask", ["none", "causal", "padding", "float"])
+def test_frames_hold_the_steps_of_pytorch_attention(mask):
+    q, k, v = _qkv()
+    kw, ref_mask, causal = {}, None, False
+    if mask == "causal":
+        kw, causal = {"is_causal": True}, True
+    elif mask == "padding":  # the last two keys are padding
+        ref_mask = torch.tensor([True] * 4 + [False] * 2)
+        kw = {"attn_mask": ref_mask}
+    elif mask == "float":
+        ref_mask = torch.randn(6, 6, generator=torch.Generator().manual_seed(1))
+        kw = {"attn_mask": ref_mask}
+    frames = attention_frames(TOKENS, q, k, v, dims=5, ndigits=6, **kw)
+    assert len(frames) == 2 * 6 * len(OPERATIONS)
+    ref = F.scaled_dot_product_attention(q.double(), k.double(), v.double(), attn_mask=(
+        ref_mask.double() if mask == "float" else ref_mask), is_causal=causal)
+    for h in range(2):
+        for i in range(6):
+            first = (h * 6 + i) * 5
+            scores, last = frames[first], frames[first + 4]
+            assert scores["label"] == f"Head {h + 1}, query '{TOKENS[i]}': scores"
+            expect = (q[h, i] @ k[h].T).tolist()
+            assert _col(scores, "q·k") == pytest.approx(expect, abs=1e-5)
+            assert _col(scores, "softmax") == [None] * 6  # not computed yet
+            scaled = _col(frames[first + 1], "÷√d")
+            assert scaled == pytest.approx([s / 2 for s in expect], abs=1e-5)  # sqrt(4)
+            masked = _col(frames[first + 2], "masked")
+            dead = [j for j, x in enumerate(masked) if x == NEG_INF]
+            if mask == "causal":
+                assert dead == list(range(i + 1, 6))
+            elif mask == "padding":
+                assert dead == [4, 5]
+            else:
+                assert dead == []
+            w = _col(frames[first + 3], "softmax")
+            assert sum(w) == pytest.approx(1, abs=1e-5) and all(w[j] == 0 for j in dead)
+            assert last["output"]["values"] == pytest.approx(ref[h, i].tolist(), abs=1e-5)
+            torch.testing.assert_close(torch.tensor(last["values"]["rows"]), v[h], atol=1e-5,
+                                       rtol=0)
+            assert [f["active_column"] for f in frames[first:first + 5]] == [0, 1, 2, 3, None]
+
+
+def test_selectors_point_at_the_same_step_of_another_head_and_at_a_query_start():
+    frames = attention_frames(TOKENS, *_qkv(H=3), queries=[1, 5], heads=[0, 2])
+    assert len(frames) == 2 * 2 * 5
+    for n, f in enumerate(frames):
+        for hi, step in enumerate(f["heads"]["steps"]):
+            other = frames[step]
+            assert other["heads"]["current"] == hi
+            assert other["queries"]["current"] == f["queries"]["current"]
+            assert step % 5 == n % 5  # the same operation
+        for qi, step in enumerate(f["queries"]["steps"]):
+            assert frames[step]["queries"]["current"] == qi and step % 5 == 0
+            assert frames[step]["heads"]["current"] == f["heads"]["current"]
+    assert frames[0]["heads"]["labels"] == ["head 1", "head 3"]
+    assert frames[0]["queries"]["labels"] == ["cat", "mat"]
+
+
+def test_vectors_are_cut_to_dims_and_named_so():
+    q, k, v = _qkv(d=8, dv=3)
+    f = attention_frames(TOKENS, q, k, v, dims=2)[4]
+    assert f["key_name"] == "k (first 2 of 8)" and f["values"]["name"] == "v (first 2 of 3)"
+    assert len(f["query"]["vector"]) == 2 and all(len(r) == 2 for r in f["key_vectors"])
+    scaled = _col(f, "÷√d")
+    assert scaled == pytest.approx((q[0, 0] @ k[0].T / math.sqrt(8)).tolist(), abs=1e-3)
+
+
+def test_single_head_and_cross_attention():
+    g = torch.Generator().manual_seed(3)
+    q, k, v = torch.randn(2, 4, generator=g), torch.randn(3, 4, generator=g), torch.randn(3, 2)
+    frames = attention_frames(["le", "chat", "dort"], q, k, v, query_tokens=["the", "cat"])
+    assert len(frames) == 2 * 5 and frames[0]["keys"] == ["le", "chat", "dort"]
+    assert frames[5]["query"]["label"] == "cat" and frames[0]["heads"]["labels"] == ["head 1"]
+
+
+def test_stepper_opens_at_the_chosen_query_and_stays_small():
+    s = AttentionStepper(TOKENS, *_qkv(), query=2, is_causal=True, title="t")
+    assert s.renderer == "attention" and s.step == 10 and s.n_steps == 60
+    assert repr(s) == "AttentionStepper(steps=60, renderer='attention', title='t')"
+    assert AttentionStepper(TOKENS, *_qkv()).step == 25  # default: the last query
+    big = AttentionStepper([f"t{i}" for i in range(12)], *_qkv(H=12, L=12, S=12, d=32, dv=32))
+    assert big.n_steps == 720  # MiniLM-sized: 12 heads x 12 tokens x 5 steps, within budget
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda q, k, v: attention_frames(TOKENS[:5], q, k, v), "tokens has 5 labels, but k has 6"),
+    (lambda q, k, v: attention_frames(TOKENS, q, k[:1], v), "k has 1 heads, query has 2"),
+    (lambda q, k, v: attention_frames(TOKENS, q[0, 0], k, v), r"\(T, d\) or \(heads, T, d\)"),
+    (lambda q, k, v: attention_frames(TOKENS, q, k, v, queries=[6]), r"indices in \[0, 6\)"),
+    (lambda q, k, v: attention_frames(TOKENS, q[:, :2], k, v), "give query_tokens"),
+    (lambda q, k, v: attention_frames(TOKENS, q, k, v, head_names=["a"]), "1 head_names"),
+    (lambda q, k, v: AttentionStepper(TOKENS, q, k, v, query=9), "index the 6 queries"),
+    (lambda q, k, v: attention_frames(TOKENS, q.long(), k, v), "floating-point"),
+])
+def test_bad_inputs_get_clear_errors(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(*_qkv())
