@@ -13,17 +13,28 @@ Models, from scratch (``nn/``, one module per idea, PyTorch's names)
     ``nn.mlp``         multilayer perceptrons, one with a hand-written backward pass
     ``nn.init``        weight initialisation (Xavier/Glorot, He/Kaiming)
     ``nn.value_mlp``   micrograd's MLP of autograd ``Value``s (the training loop by hand)
+    ``nn.conv``        conv2d (loops and im2col), max and average pooling, receptive fields
+    ``nn.batchnorm``   batch normalisation; ``nn.cnn``, ``nn.architectures``: CNNs, LeNet to ResNet
+    ``nn.mobilenet``   MobileNetV2 that loads torchvision's ImageNet weights
+    ``nn.detection``   IoU, non-maximum suppression, a YOLO-style grid detector
+    ``nn.rnn``         Elman RNN cell and layer, BPTT written as a loop
+    ``nn.lstm``, ``nn.gru``  gated recurrent cells and layers
+    ``nn.seq2seq``     encoder-decoder, additive (Bahdanau) and multiplicative (Luong) attention
+    ``nn.attention``   scaled dot-product and multi-head attention, causal and padding masks
 
 Support
     ``start`` (``session``)  the one setup call of every chapter: device, seeds, smoke, results
     ``config``       device choice, seeding, the smoke switch
-    ``data/``        offline datasets, a module per family (toy 2-D, MNIST-1D, digits, diabetes)
+    ``data/``        offline datasets, a module per family (toy 2-D, MNIST-1D, 28x28 MNIST, digits,
+                     diabetes, detection scenes, faces, ImageNet conventions, adding/copy tasks,
+                     Shakespeare, sunspots, SCAN)
     ``train``        the training loop and evaluation
-    ``recipes``      published training protocols the chapters reproduce
+    ``recipes``, ``cnn_recipes``  published training protocols the chapters reproduce
+    ``detection_metrics``  average precision and mAP@0.5 from scratch
     ``plot``, ``surfaces``   figures and optimisation test functions
     ``results``      each chapter's headline numbers, run time and device (the Results page)
     ``validate``     the shared input checks behind every clear error message
-    ``widgets/``     steppers: step-by-step widgets that work in the static book
+    ``widgets/``     steppers that work in the static book: backprop, convolution, BPTT, attention
     ``compare``, ``questions``  comparing answers and naming questions (learner and grader)
 
 Exercises

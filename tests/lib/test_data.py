@@ -71,7 +71,7 @@ def test_xor_labels_follow_the_quadrants_at_low_noise():
 def test_unknown_dataset_names_are_clear_errors():
     with pytest.raises(ValueError, match=r"unknown toy dataset 'swirls'; expected one of xor, moons"):
         data.toy_2d("swirls")
-    with pytest.raises(ValueError, match=r"unknown dataset 'cifar10'; expected one of mnist1d, digits"):
+    with pytest.raises(ValueError, match=r"unknown dataset 'cifar10'; expected one of mnist1d, mnist28, digits"):
         data.load("cifar10")
     with pytest.raises(ValueError, match=r"toy_2d\('moons'\)"):
         data.load("moons")
