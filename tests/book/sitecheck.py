@@ -264,7 +264,8 @@ def check_site(site: Path, user_data_dir: Path, shots: Path | None = None,
                 if has_math(source):
                     result["math_pages"].append(rel)
                     try:
-                        page.wait_for_selector("mjx-container", timeout=widget_timeout_ms)
+                        page.wait_for_selector("mjx-container", state="attached",
+                                               timeout=widget_timeout_ms)
                     except Exception:
                         report.errors.append("math was not typeset (no mjx-container)")
                 expected = stepper_view_count(source)
