@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from nblib import validate
-from nblib.nn.lstm import _sequence_input, _state_input
+from nblib.nn.lstm import _register_cells, _sequence_input, _StackedCells, _state_input
 
 __all__ = ["GRUCell", "GRU", "gru_gates", "Mnist1dGRU"]
 
@@ -104,7 +104,7 @@ class GRUCell(nn.Module):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
 
 
-class GRU(nn.Module):
+class GRU(_StackedCells):
     """A multi-layer GRU over a sequence, like ``nn.GRU`` (unidirectional).
 
     ``x`` is (T, B, I), or (B, T, I) with ``batch_first=True``, or unbatched (T, I).
@@ -120,20 +120,7 @@ class GRU(nn.Module):
         self.bias, self.batch_first = bias, batch_first
         self._cells = [GRUCell(input_size if k == 0 else hidden_size, hidden_size, bias,
                                device, dtype) for k in range(num_layers)]
-        for k, cell in enumerate(self._cells):  # register under nn.GRU's names
-            for name, p in cell.named_parameters():
-                self.register_parameter(f"{name}_l{k}", p)
-
-    def cell(self, layer: int) -> GRUCell:
-        """The ``GRUCell`` of ``layer`` (it shares this module's parameters)."""
-        return self._cells[layer]
-
-    def _apply(self, fn, *args, **kwargs):  # .to(), .double(): keep the cells' views in sync
-        super()._apply(fn, *args, **kwargs)
-        for k, cell in enumerate(self._cells):
-            for name, _ in list(cell.named_parameters()):
-                setattr(cell, name, getattr(self, f"{name}_l{k}"))
-        return self
+        _register_cells(self)  # under nn.GRU's names
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x, unbatched = _sequence_input("GRU", x, self.input_size, self.batch_first)

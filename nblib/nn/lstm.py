@@ -52,6 +52,29 @@ def lstm_gates(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor,
     return {"i": torch.sigmoid(zi), "f": f, "g": torch.tanh(zg), "o": torch.sigmoid(zo)}
 
 
+class _StackedCells(nn.Module):
+    """A stack of cells in ``self._cells`` whose parameters are this module's, registered
+    under PyTorch's layer names (``weight_ih_l0``, ...): shared by :class:`LSTM` and GRU."""
+
+    def cell(self, layer: int) -> nn.Module:
+        """The cell of ``layer`` (it shares this module's parameters)."""
+        return self._cells[layer]
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .double(): keep the cells' views in sync
+        super()._apply(fn, *args, **kwargs)
+        for k, cell in enumerate(self._cells):
+            for name, _ in list(cell.named_parameters()):
+                setattr(cell, name, getattr(self, f"{name}_l{k}"))
+        return self
+
+
+def _register_cells(module: _StackedCells) -> None:
+    """Register every cell's parameters on ``module`` as ``<name>_l<layer>``."""
+    for k, cell in enumerate(module._cells):
+        for name, p in cell.named_parameters():
+            module.register_parameter(f"{name}_l{k}", p)
+
+
 class LSTMCell(nn.Module):
     """One LSTM step, ``(h', c') = cell(x, (h, c))``, like ``nn.LSTMCell``.
 
@@ -121,7 +144,7 @@ class LSTMCell(nn.Module):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}{extra}"
 
 
-class LSTM(nn.Module):
+class LSTM(_StackedCells):
     """A multi-layer LSTM over a sequence, like ``nn.LSTM`` (unidirectional).
 
     ``x`` is (T, B, I), or (B, T, I) with ``batch_first=True``, or unbatched (T, I).
@@ -139,20 +162,7 @@ class LSTM(nn.Module):
         self.bias, self.batch_first, self.forget_gate = bias, batch_first, forget_gate
         self._cells = [LSTMCell(input_size if k == 0 else hidden_size, hidden_size, bias,
                                 forget_gate, device, dtype) for k in range(num_layers)]
-        for k, cell in enumerate(self._cells):  # register under nn.LSTM's names
-            for name, p in cell.named_parameters():
-                self.register_parameter(f"{name}_l{k}", p)
-
-    def cell(self, layer: int) -> LSTMCell:
-        """The ``LSTMCell`` of ``layer`` (it shares this module's parameters)."""
-        return self._cells[layer]
-
-    def _apply(self, fn, *args, **kwargs):  # .to(), .double(): keep the cells' views in sync
-        super()._apply(fn, *args, **kwargs)
-        for k, cell in enumerate(self._cells):
-            for name, _ in list(cell.named_parameters()):
-                setattr(cell, name, getattr(self, f"{name}_l{k}"))
-        return self
+        _register_cells(self)
 
     def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
                 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
