@@ -22,13 +22,13 @@ The stacked weights are in the order **r, z, n**: ``weight_ih`` is ``(3H, I)``,
 """
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor, nn
 
 from nblib import validate
-from nblib.nn.lstm import _register_cells, _sequence_input, _StackedCells, _state_input
+from nblib.nn.rnn import _uniform_
+from nblib.nn.lstm import _gate_parameters, _register_cells, _sequence_input, _StackedCells, _state_input
 
 __all__ = ["GRUCell", "GRU", "gru_gates", "Mnist1dGRU"]
 
@@ -59,22 +59,11 @@ class GRUCell(nn.Module):
         super().__init__()
         self.input_size = validate.positive_int("input_size", input_size)
         self.hidden_size = validate.positive_int("hidden_size", hidden_size)
-        kw = {"device": device, "dtype": dtype}
-        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size, **kw))
-        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size, **kw))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size, **kw))
-            self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size, **kw))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
-        self.reset_parameters()
+        _gate_parameters(self, 3 * hidden_size, bias, device, dtype)
 
     def reset_parameters(self) -> None:
         """PyTorch's initialisation: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
+        _uniform_(self.parameters(), self.hidden_size)
 
     def gates(self, x: Tensor, h: Tensor | None = None) -> dict[str, Tensor]:
         """The activations ``{"r", "z", "n"}`` for input ``x`` (B, I) and state ``h`` (B, H)."""

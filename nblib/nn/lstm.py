@@ -23,12 +23,12 @@ squashed ``g`` and ``c`` with scaled sigmoids; we use tanh for both, as every la
 """
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor, nn
 
 from nblib import validate
+from nblib.nn.rnn import _uniform_
 
 __all__ = ["LSTMCell", "LSTM", "lstm_gates"]
 
@@ -50,6 +50,17 @@ def lstm_gates(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor,
         zi, zg, zo = z.chunk(3, dim=-1)                          # the 1997 cell: i, g, o
         f = torch.ones_like(zi)
     return {"i": torch.sigmoid(zi), "f": f, "g": torch.tanh(zg), "o": torch.sigmoid(zo)}
+
+
+def _gate_parameters(cell: nn.Module, rows: int, bias: bool, device, dtype) -> None:
+    """``weight_ih`` (rows, I), ``weight_hh`` (rows, H) and the two biases (rows,) of a gated
+    cell, stacked gate by gate as PyTorch stores them, then PyTorch's initialisation."""
+    kw = {"device": device, "dtype": dtype}
+    cell.weight_ih = nn.Parameter(torch.empty(rows, cell.input_size, **kw))
+    cell.weight_hh = nn.Parameter(torch.empty(rows, cell.hidden_size, **kw))
+    for name in ("bias_ih", "bias_hh"):
+        cell.register_parameter(name, nn.Parameter(torch.empty(rows, **kw)) if bias else None)
+    cell.reset_parameters()
 
 
 class _StackedCells(nn.Module):
@@ -89,22 +100,11 @@ class LSTMCell(nn.Module):
         self.hidden_size = validate.positive_int("hidden_size", hidden_size)
         self.forget_gate = bool(forget_gate)
         n = (4 if forget_gate else 3) * hidden_size
-        kw = {"device": device, "dtype": dtype}
-        self.weight_ih = nn.Parameter(torch.empty(n, input_size, **kw))
-        self.weight_hh = nn.Parameter(torch.empty(n, hidden_size, **kw))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(n, **kw))
-            self.bias_hh = nn.Parameter(torch.empty(n, **kw))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
-        self.reset_parameters()
+        _gate_parameters(self, n, bias, device, dtype)
 
     def reset_parameters(self) -> None:
         """PyTorch's initialisation: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
+        _uniform_(self.parameters(), self.hidden_size)
 
     def gates(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> dict[str, Tensor]:
         """The gate activations ``{"i", "f", "g", "o"}`` for input ``x`` (B, I) and state ``hx``."""
