@@ -18,6 +18,10 @@
   (Bahdanau et al. 2014) or multiplicative attention (Luong et al. 2015).
 - :mod:`~nblib.nn.attention`: scaled dot-product and multi-head attention, causal and padding
   masks (Vaswani et al. 2017).
+- :mod:`~nblib.nn.layernorm`: layer normalisation (Ba et al. 2016); :mod:`~nblib.nn.positional`:
+  sinusoidal and learned positional encodings (Vaswani et al. 2017).
+- :mod:`~nblib.nn.transformer`: encoder and decoder layers and stacks with ``nn.Transformer*``'s
+  names, post-norm and pre-norm, and a key/value cache for generation (Vaswani et al. 2017).
 - :mod:`~nblib.nn.mobilenet`: MobileNetV2 with torchvision's module names, so its ImageNet
   weights load strictly (Sandler et al. 2018).
 
