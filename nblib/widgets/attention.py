@@ -16,6 +16,12 @@ the query token (its first frame). The numbers come from
 Generic inputs: any token labels (words, word pieces, image patches) and per-head ``q``, ``k``,
 ``v`` tensors, e.g. read out of a trained model. Every frame is computed here, up front, so
 the stepper works in the static book without a kernel.
+
+**Image patches** (a Vision Transformer): give ``image`` (H, W) and ``patch_size``, and the
+keys' last ``(H / P)(W / P)`` tokens are read as the image's patches, row by row (the tokens
+before them, such as [CLS], are *prefix* tokens; ``patch_tokens`` makes the labels
+``"[CLS]", "p(0,0)", ...``). Each frame then also draws the image, the query's patch outlined
+and every key patch shaded by the numbers of the current step (scores, then weights).
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ from nblib.nn.attention import attention_steps
 
 from .stepper import Stepper, jsonable
 
-__all__ = ["AttentionStepper", "attention_frames", "OPERATIONS"]
+__all__ = ["AttentionStepper", "attention_frames", "patch_tokens", "OPERATIONS"]
 
 OPERATIONS = ("scores", "scaled", "masked", "softmax", "output")
 _COLUMN_NAMES = ("q·k", "÷√d", "masked", "softmax")
@@ -52,18 +58,57 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
+def patch_tokens(grid, prefix: Sequence[str] = ("[CLS]",)) -> list[str]:
+    """Token labels of a ViT's input: the ``prefix`` tokens, then ``"p(r,c)"`` for the patches
+    of a ``grid`` of (rows, columns), row by row."""
+    gh, gw = (grid, grid) if isinstance(grid, int) else grid
+    return [str(t) for t in prefix] + [f"p({r},{c})" for r in range(gh) for c in range(gw)]
+
+
+def _patch_view(image, patch_size: int, S: int, self_attention: bool) -> dict[str, Any]:
+    """The part of a frame that draws the image (see ``attention_frames``'s ``image``)."""
+    validate.tensor("image", image, floating=True)
+    img = image.detach().double().cpu()
+    if img.ndim == 3 and img.shape[0] == 1:
+        img = img[0]
+    if img.ndim != 2:
+        raise ValueError(f"image must be one grayscale image (H, W) or (1, H, W), got "
+                         f"{tuple(image.shape)}")
+    H, W = img.shape
+    P = validate.positive_int("patch_size", patch_size)
+    if H % P or W % P:
+        raise ValueError(f"patch_size = {P} must divide the image size {H} x {W}")
+    gh, gw = H // P, W // P
+    prefix = S - gh * gw
+    if prefix < 0:
+        raise ValueError(f"an image of {H} x {W} in patches of {P} has {gh * gw} patches, but "
+                         f"there are only {S} keys")
+    lo, hi = float(img.min()), float(img.max())
+    grey = ((img - lo) / (hi - lo) if hi > lo else torch.zeros_like(img)) * 255
+    places = [None] * prefix + [[r, c] for r in range(gh) for c in range(gw)]
+    return {"height": H, "width": W, "patch": P, "key_patches": places,
+            "pixels": bytes(grey.round().to(torch.uint8).flatten().tolist()).hex(),
+            "self_attention": self_attention}
+
+
 def attention_frames(tokens: Sequence[str], q, k, v, *, query_tokens: Sequence[str] | None = None,
                      queries: Sequence[int] | None = None, heads: Sequence[int] | None = None,
                      head_names: Sequence[str] | None = None, attn_mask=None,
                      is_causal: bool = False, scale: float | None = None, dims: int = 4,
-                     ndigits: int = 3) -> list[dict[str, Any]]:
+                     ndigits: int = 3, image=None,
+                     patch_size: int | None = None) -> list[dict[str, Any]]:
     """Frames of the attention of each chosen query, per head (see the module docstring).
 
     tokens: the S key labels; q (H, L, d) or (L, d); k (H, S, d) or (S, d); v (H, S, dv) or
     (S, dv). ``query_tokens`` (L labels) defaults to ``tokens`` (self-attention).
     ``queries`` / ``heads``: indices to include (default all). ``attn_mask``: boolean (True =
     attend) or float, broadcastable to (H, L, S), as in ``F.scaled_dot_product_attention``.
-    ``dims``: how many leading dimensions of each q, k, v vector to print.
+    ``dims``: how many leading dimensions of each q, k, v vector to print. ``image`` (H, W)
+    and ``patch_size``: draw the keys as patches of the image (the module docstring); a frame
+    then has ``"image": {"height", "width", "patch", "pixels" (hex, 2 digits a pixel, row by
+    row), "key_patches" ([row, col] of each key, None for a prefix token), "query_key" (the
+    query's own key in self-attention, else None), "query_patch" (its [row, col], None for a
+    prefix token), "shade" (the index of the column whose numbers shade the patches)}``.
     """
     q = _heads_first("q", q, None)
     H, L, d = q.shape
@@ -89,6 +134,11 @@ def attention_frames(tokens: Sequence[str], q, k, v, *, query_tokens: Sequence[s
     if attn_mask is not None:
         attn_mask = torch.as_tensor(attn_mask).cpu()
         attn_mask = attn_mask if attn_mask.dtype == torch.bool else attn_mask.double()
+    view = None
+    if image is not None:
+        if patch_size is None:
+            raise ValueError("an image needs its patch_size (the side of a patch, in pixels)")
+        view = _patch_view(image, patch_size, S, query_tokens is tokens)
     steps = attention_steps(q, k, v, attn_mask=attn_mask, is_causal=is_causal, scale=scale)
     scale = 1.0 / math.sqrt(d) if scale is None else scale
 
@@ -131,6 +181,12 @@ def attention_frames(tokens: Sequence[str], q, k, v, *, query_tokens: Sequence[s
                     "label": f"{head_names[hi][:1].upper()}{head_names[hi][1:]}, query "
                              f"'{query_tokens[i]}': {OPERATIONS[op]}",
                 }
+                if view is not None:  # queries are keys too in self-attention
+                    mine = view["key_patches"][i] if view["self_attention"] else None
+                    frame["image"] = {**{key: view[key] for key in (
+                        "height", "width", "patch", "pixels", "key_patches")},
+                        "query_patch": mine, "shade": min(op, 3),
+                        "query_key": i if view["self_attention"] else None}
                 best = int(sc.argmax())
                 if op == 0:
                     frame["caption"] = (
@@ -177,7 +233,7 @@ class AttentionStepper(Stepper):
                  interval: int = 1200, **kwargs: Any) -> None:
         frame_kw = {key: kwargs.pop(key) for key in (
             "query_tokens", "queries", "heads", "head_names", "attn_mask", "is_causal", "scale",
-            "dims", "ndigits") if key in kwargs}
+            "dims", "ndigits", "image", "patch_size") if key in kwargs}
         frames = attention_frames(tokens, q, k, v, **frame_kw)
         labels = frames[0]["queries"]["steps"]
         position = len(labels) - 1 if query is None else int(query)

@@ -260,6 +260,12 @@ function renderAttention(frame) {
     }
     x += nv * CW + GAP;
   }
+  if (frame.image) { // the keys as patches of an image (a ViT), beside the table
+    const view = renderPatchView(frame, x, TOP);
+    body += view.body;
+    x += view.width + GAP;
+    height = Math.max(height, view.height);
+  }
   const width = Math.max(x - GAP + 8, 60);
   const svg = `<svg xmlns="${SVG_NS}" class="nbs-svg" viewBox="0 0 ${width} ${height}" width="${width}" ` +
     `role="img" aria-label="attention of one query">${body}${hot}</svg>`;
@@ -293,6 +299,69 @@ function renderAttention(frame) {
   });
   return `<div class="nbs-att" data-nbs-att="${uid}">${selector(frame.heads, "head")}` +
     `${selector(frame.queries, "query")}${svg}</div>`;
+}
+
+// The image of a Vision Transformer, its keys drawn as patches (frame.image, from
+// nblib.widgets.attention): the pixels (hex, two digits each, row by row; black ones are left
+// to the background), then one square per key patch shaded by the column frame.image.shade of
+// this step (scores: red/blue by sign; weights: orange, stronger for more weight) with its
+// number when the square is large enough, the query's own key (frame.image.query_key) outlined;
+// the prefix keys ([CLS])
+// as squares under the image. Returns {body, width, height} in the table's SVG coordinates.
+function renderPatchView(frame, x0, top) {
+  const im = frame.image, H = im.height, W = im.width, P = im.patch;
+  const PX = Math.max(2, Math.min(12, Math.floor(240 / Math.max(H, W)))); // screen px per pixel
+  const C = P * PX, y0 = top + 8;                                           // a patch's side
+  const keys = frame.keys || [], places = im.key_patches || [];
+  const col = (frame.columns || [])[im.shade] || {};
+  const vals = (col.values || []).map((v) => (typeof v === "number" ? v : null));
+  const big = Math.max(1e-12, ...vals.map((v) => Math.abs(v ?? 0)));
+  const shade = (v) => {
+    if (v === null) return "transparent";
+    const t = Math.abs(v) / big; // lighter than heat(): the digit must show through
+    if (col.bars) return `rgba(217, 95, 2, ${(0.7 * t).toFixed(3)})`;
+    return `rgba(${v >= 0 ? "214, 39, 40" : "31, 119, 180"}, ${(0.1 + 0.6 * t).toFixed(3)})`;
+  };
+  let s = `<text class="nbs-att-img-name" x="${x0 + (W * PX) / 2}" y="16" ` +
+    `text-anchor="middle">${esc(col.name || "")} on the image</text>` +
+    `<rect class="nbs-att-img" x="${x0}" y="${y0}" width="${W * PX}" height="${H * PX}"/>`;
+  const px = im.pixels || "";
+  for (let i = 0; i < H * W; i++) {
+    const g = parseInt(px.substr(2 * i, 2), 16);
+    if (!(g > 0)) continue;
+    s += `<rect class="nbs-att-px" x="${x0 + (i % W) * PX}" y="${y0 + Math.floor(i / W) * PX}" ` +
+      `width="${PX}" height="${PX}" style="fill:rgb(${g},${g},${g})"/>`;
+  }
+  const box = (j, x, y) => {
+    const v = vals[j], raw = (col.values || [])[j];
+    let out = `<rect class="nbs-att-patch" data-key="${j}" x="${x}" y="${y}" width="${C}" ` +
+      `height="${C}" style="fill:${shade(v)}"/>`;
+    if (C >= 40 && raw !== null && raw !== undefined) {
+      out += `<text class="nbs-att-patch-text" x="${x + C / 2}" y="${y + C / 2 + 4}" ` +
+        `text-anchor="middle">${esc(fmt(raw))}</text>`;
+    }
+    return out;
+  };
+  let prefixY = y0 + H * PX + 8, prefixX = x0, height = y0 + H * PX + 6;
+  const at = []; // where each key's square is drawn
+  places.forEach((rc, j) => {
+    if (rc) {
+      at[j] = [x0 + rc[1] * C, y0 + rc[0] * C];
+      s += box(j, ...at[j]);
+      return;
+    }
+    at[j] = [prefixX, prefixY];
+    s += `<rect class="nbs-att-prefix-bg" x="${prefixX}" y="${prefixY}" width="${C}" height="${C}"/>` +
+      box(j, prefixX, prefixY) + `<text class="nbs-att-prefix" x="${prefixX + C + 4}" ` +
+      `y="${prefixY + C / 2 + 4}">${esc(keys[j] ?? "")}</text>`;
+    prefixY += C + 6;
+    height = prefixY;
+  });
+  const q = at[im.query_key]; // self-attention: the query is one of the keys
+  const outline = q ? `<rect class="nbs-att-qpatch" x="${q[0] + 1.5}" y="${q[1] + 1.5}" ` +
+    `width="${C - 3}" height="${C - 3}"/>` : "";
+  const prefixW = places.some((rc) => !rc) ? C + 8 + 7 * Math.max(...keys.map((k) => String(k).length)) : 0;
+  return { body: s + outline, width: Math.max(W * PX, prefixW), height };
 }
 
 // The unrolled chain of an RNN (nblib.widgets.bptt): inputs x_t on top, the states h_0..h_T in a

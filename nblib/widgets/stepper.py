@@ -38,6 +38,8 @@ Frame formats, one per ``renderer`` (every key optional unless marked):
      "heads": {"labels": ["head 1", "head 2"], "current": 0, "steps": [0, 5]},
      "queries": {"labels": ["the", "cat"], "current": 1, "steps": [0, 5]}}
     # a str value is written as is ("−∞"); a selector button jumps to the frame in "steps"
+    # optional "image": {"height", "width", "patch", "pixels" (hex), "key_patches",
+    #   "query_key", "query_patch", "shade"}: the keys drawn as patches of an image
 
 Every frame may have ``"caption"`` (announced to screen readers when the step changes),
 ``"rule"`` (shown in monospace under the drawing) and ``"label"`` (a short step title).

@@ -30,7 +30,7 @@ import torch
 import sitecheck
 from paths import BUILD, FIXTURES, ROOT
 
-from nblib.widgets.attention import AttentionStepper
+from nblib.widgets.attention import AttentionStepper, patch_tokens
 from nblib.widgets.bptt import BPTTStepper
 from nblib.widgets.stepper import Stepper
 
@@ -133,6 +133,23 @@ def attention_stepper() -> AttentionStepper:
                             title="Attention, one query at a time", interval=INTERVAL_MS)
 
 
+def ring_image(side: int = 16) -> torch.Tensor:
+    """A bright ring on black, like a digit 0: (side, side) in [0, 1]."""
+    yy, xx = torch.meshgrid(torch.arange(side * 1.0), torch.arange(side * 1.0), indexing="ij")
+    radius = ((yy - (side - 1) / 2) ** 2 + (xx - (side - 1) / 2) ** 2).sqrt()
+    return (1 - (radius - side / 3).abs() / 2).clamp(0, 1)
+
+
+def attention_patch_stepper() -> AttentionStepper:
+    """A ViT's self-attention over an image: [CLS] and the 16 patches (4 x 4 pixels) of a
+    16 x 16 ring, two heads, two queries ([CLS] and the patch p(1,2)), from fixed q, k, v."""
+    g = torch.Generator().manual_seed(12)
+    q, k, v = (torch.randn(2, 17, 3, generator=g).mul(1.5).round(decimals=2) for _ in range(3))
+    return AttentionStepper(patch_tokens((4, 4)), q, k, v, image=ring_image(), patch_size=4,
+                            queries=[0, 7], dims=2, query=0, interval=INTERVAL_MS,
+                            title="A ViT's attention on image patches")
+
+
 def steppers() -> dict[str, Stepper]:
     return {
         "matrix": Stepper(matrix_frames(), renderer="matrix", title="ReLU, cell by cell",
@@ -144,6 +161,7 @@ def steppers() -> dict[str, Stepper]:
         "bars-shorthand": Stepper(bars_shorthand_frames(), renderer="bars", interval=INTERVAL_MS),
         "graph": Stepper(graph_frames(), renderer="graph", title="c = a * b", interval=INTERVAL_MS),
         "attention": attention_stepper(),
+        "attention-patches": attention_patch_stepper(),
         "chain": BPTTStepper.with_spectral_radii((0.6, 1.5), interval=INTERVAL_MS),
     }
 
@@ -313,7 +331,12 @@ KINDS = {
               "node_texts": "g.nbs-node text"},
     "attention": {"cells": "rect.nbs-cell", "texts": "text.nbs-cell-text", "axis": "text.nbs-axis",
                   "hot": "rect.nbs-att-hot", "names": "text.nbs-mat-name",
-                  "bars": "rect.nbs-att-bar"},
+                  "bars": "rect.nbs-att-bar",
+                  # the image view (frames with "image"): a ViT's keys as patches
+                  "image": "rect.nbs-att-img", "pixels": "rect.nbs-att-px",
+                  "patches": "rect.nbs-att-patch", "patch_texts": "text.nbs-att-patch-text",
+                  "query_patch": "rect.nbs-att-qpatch", "image_name": "text.nbs-att-img-name",
+                  "prefix": "text.nbs-att-prefix"},
     "matrix": {"cells": "rect.nbs-cell", "texts": "text.nbs-cell-text", "hot": "rect.nbs-cell-hot",
                "names": "text.nbs-mat-name", "axis": "text.nbs-axis"},
     "bars": {"bars": "rect.nbs-bar", "values": "text.nbs-bar-text", "axis": "text.nbs-axis",
@@ -475,6 +498,69 @@ def check_attention(drawn, frame, where):
     check_legible(drawn, ("names", "texts", "axis"), where)
 
 
+# renderPatchView's opacities: PATCH_ALPHA for the largest weight (in proportion below it);
+# scores 0.1 + 0.6 |score| / max |score|, lighter than the table's cells so that the image shows
+# through. Computed styles keep two decimals of an alpha: compare to within 0.006.
+PATCH_ALPHA = 0.7
+
+
+def check_patch_view(drawn, frame, where):
+    """The image beside the table: its pixels (black ones left to the background), one square
+    per key on its patch (prefix keys such as [CLS] under the image), shaded by the numbers of
+    this step's column (weights: orange, opacity proportional; scores: red/blue by sign, opacity
+    growing with the magnitude) and
+    labelled with them, and the query's patch outlined."""
+    view, keys = frame["image"], frame["keys"]
+    H, W, P = view["height"], view["width"], view["patch"]
+    (img,) = drawn["image"]
+    table_right = max(b["x"] + b["w"] for b in drawn["cells"])
+    assert img["x"] > table_right, f"{where}: the image overlaps the table"
+    px = img["w"] / W
+    assert px >= 2 and abs(img["h"] - H * px) < 0.01, f"{where}: image box {img}"
+    grey = bytes.fromhex(view["pixels"])
+    lit = [(i, g) for i, g in enumerate(grey) if g]
+    assert len(drawn["pixels"]) == len(lit), f"{where}: {len(drawn['pixels'])} pixels drawn"
+    for (i, g), b in zip(lit, drawn["pixels"]):
+        r, c = divmod(i, W)
+        assert abs(b["x"] - img["x"] - c * px) < 0.01 and abs(b["y"] - img["y"] - r * px) < 0.01
+        assert b["fill"] == f"rgb({g}, {g}, {g})", (where, i, b["fill"])
+    col = frame["columns"][view["shade"]]
+    assert [t["text"] for t in drawn["image_name"]] == [f"{col['name']} on the image"], where
+    side = P * px
+    assert len(drawn["patches"]) == len(keys), f"{where}: {len(drawn['patches'])} patch squares"
+    values = col["values"]
+    numbers = [v for v in values if isinstance(v, (int, float))]
+    big = max(abs(v) for v in numbers)
+    prefix = [j for j, rc in enumerate(view["key_patches"]) if rc is None]
+    for j, (rc, b) in enumerate(zip(view["key_patches"], drawn["patches"])):
+        square = f"{where}: key {keys[j]!r}"
+        assert abs(b["w"] - side) < 0.01 and abs(b["h"] - side) < 0.01, f"{square}: {b}"
+        if rc is not None:
+            assert abs(b["x"] - img["x"] - rc[1] * side) < 0.01, f"{square} is off its column"
+            assert abs(b["y"] - img["y"] - rc[0] * side) < 0.01, f"{square} is off its row"
+        else:
+            assert b["y"] >= img["y"] + img["h"], f"{square}: a prefix key belongs under the image"
+        v = values[j]
+        if col.get("bars"):
+            want = PATCH_ALPHA * abs(v) / big
+            assert b["fill"].startswith("rgba(217, 95, 2,") and abs(_alpha(b["fill"]) - want) < 6e-3, (
+                f"{square}: fill {b['fill']} for the weight {v} (max {big})")
+        else:
+            assert b["fill"].startswith(RED if v >= 0 else BLUE), (square, v, b["fill"])
+            want = 0.1 + 0.6 * abs(v) / big
+            assert abs(_alpha(b["fill"]) - want) < 6e-3, (square, v, b["fill"])
+        texts = [t["text"] for t in drawn["patch_texts"] if _inside(_center(t), b)]
+        assert texts == ([js_fmt(v) if not isinstance(v, str) else v] if side >= 40 else []), (
+            f"{square} is labelled {texts}, the frame has {v!r}")
+    assert [t["text"] for t in drawn["prefix"]] == [keys[j] for j in prefix], where
+    (outline,) = drawn["query_patch"]
+    j = view["query_key"]
+    assert view["query_patch"] == view["key_patches"][j], where
+    assert _inside(_center(outline), drawn["patches"][j]), (
+        f"{where}: the query outline is not on {keys[j]!r}")
+    check_legible(drawn, ("patch_texts", "prefix", "image_name"), where)
+
+
 def selectors(p: Page, key: str) -> dict:
     """{kind: [(label, goto, pressed)]} of the head and query buttons."""
     return p.section(key).locator(".nbs-att-sel").evaluate_all(
@@ -562,6 +648,8 @@ def check_frame(p: Page, key: str, i: int) -> dict:
         f"{where}: the SVG is not visible: {got['svg']}"
     {"matrix": check_matrix, "bars": check_bars,
      "attention": check_attention, "chain": check_chain}[state["renderer"]](got, frame, where)
+    if frame.get("image"):
+        check_patch_view(got, frame, where)
     if state["renderer"] == "attention":
         sel = selectors(p, key)
         for kind, part in (("head", "heads"), ("query", "queries")):
@@ -574,7 +662,8 @@ def check_frame(p: Page, key: str, i: int) -> dict:
 
 # ---------------------------------------------------------------- tests
 
-RENDERED = ["matrix", "matrix-shorthand", "bars", "bars-shorthand", "attention", "chain"]
+RENDERED = ["matrix", "matrix-shorthand", "bars", "bars-shorthand", "attention",
+            "attention-patches", "chain"]
 
 
 def test_page_renders_every_stepper_offline(page):
@@ -666,6 +755,38 @@ def test_attention_head_and_query_selectors(page):
     assert frames[2]["columns"][2]["values"][1:] == ["−∞", "−∞"]
     assert got["saved"][-1] == frames[3]["heads"]["steps"][1]
     section.screenshot(path=str(SHOTS / "attention-last.png"))
+    p.assert_clean()
+
+
+def test_attention_on_image_patches(page):
+    """The patch view follows the selectors: [CLS] is outlined under the image, a query button
+    moves the outline to its patch, a head button keeps the step and re-shades the patches with
+    that head's weights; a text-only attention stepper draws no image at all."""
+    p, key = page, "attention-patches"
+    section, frames = p.section(key), p.states[key]["frames"]
+    shot = lambda tag: section.screenshot(path=str(SHOTS / f"{key}-{tag}.png"))  # noqa: E731
+    cls = check_frame(p, key, 0)                    # head 1, [CLS]: its square under the image
+    assert frames[0]["query"]["label"] == "[CLS]" and frames[0]["image"]["query_patch"] is None
+    assert cls["query_patch"][0]["y"] > cls["image"][0]["y"] + cls["image"][0]["h"]
+    section.locator('.nbs-att-sel[data-kind="query"] button').nth(1).click()
+    start = frames[0]["queries"]["steps"][1]
+    assert frames[start]["query"]["label"] == "p(1,2)"
+    got = check_frame(p, key, start)               # head 1, query p(1,2), raw scores
+    assert frames[start]["image"]["query_patch"] == [1, 2] and len(got["query_patch"]) == 1
+    for _ in range(3):
+        section.locator("button.nbs-next").click()
+    before = check_frame(p, key, start + 3)         # its softmax weights shade the image
+    shot("softmax")
+    section.locator('.nbs-att-sel[data-kind="head"] button').nth(1).click()
+    target = frames[start + 3]["heads"]["steps"][1]
+    after = check_frame(p, key, target)             # head 2: same query, other weights
+    assert frames[target]["label"] == "Head 2, query 'p(1,2)': softmax"
+    assert [b["fill"] for b in before["patches"]] != [b["fill"] for b in after["patches"]]
+    shot("head2")
+    section.locator(".nbs-stepper").press("End")
+    check_frame(p, key, len(frames) - 1)            # the output step: still the weights
+    shot("output")
+    assert p.section("attention").locator("rect.nbs-att-img").count() == 0
     p.assert_clean()
 
 

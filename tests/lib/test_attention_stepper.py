@@ -119,3 +119,66 @@ def test_stepper_opens_at_the_chosen_query_and_stays_small():
 def test_bad_inputs_get_clear_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call(*_qkv())
+
+
+# ---------------------------------------------------------------- image patches (a ViT)
+
+def _image(H=8, W=12):
+    g = torch.Generator().manual_seed(4)
+    return torch.rand(H, W, generator=g) * 3 - 1        # any range: drawn from min to max
+
+
+def test_patch_tokens_label_cls_then_patches_row_by_row():
+    from nblib.widgets.attention import patch_tokens
+    assert patch_tokens((2, 3)) == ["[CLS]", "p(0,0)", "p(0,1)", "p(0,2)", "p(1,0)", "p(1,1)",
+                                    "p(1,2)"]
+    assert patch_tokens(2, prefix=()) == ["p(0,0)", "p(0,1)", "p(1,0)", "p(1,1)"]
+
+
+def test_image_frames_place_every_key_on_its_patch_and_shade_by_the_current_step():
+    from nblib.widgets.attention import patch_tokens
+    tokens = patch_tokens((2, 3))                       # [CLS] + 6 patches of 4 x 4 pixels
+    q, k, v = _qkv(H=2, L=7, S=7)
+    img = _image()
+    frames = attention_frames(tokens, q, k, v, image=img, patch_size=4)
+    assert len(frames) == 2 * 7 * 5
+    for n, f in enumerate(frames):
+        view, i, op = f["image"], (n // 5) % 7, n % 5
+        assert (view["height"], view["width"], view["patch"]) == (8, 12, 4)
+        assert view["key_patches"] == [None] + [[r, c] for r in range(2) for c in range(3)]
+        assert view["query_patch"] == (None if i == 0 else view["key_patches"][i])
+        assert view["query_key"] == i
+        assert view["shade"] == min(op, 3) and f["columns"][view["shade"]]["values"][0] is not None
+    pixels = bytes.fromhex(frames[0]["image"]["pixels"])  # 2 hex digits a pixel, row by row
+    assert len(pixels) == 8 * 12 and min(pixels) == 0 and max(pixels) == 255
+    grey = (img - img.min()) / (img.max() - img.min()) * 255
+    assert torch.equal(torch.tensor(list(pixels)).reshape(8, 12), grey.round().to(torch.uint8).long())
+    # without an image the frames are exactly those of before
+    plain = attention_frames(tokens, q, k, v)
+    assert [{k: x for k, x in f.items() if k != "image"} for f in frames] == plain
+
+
+def test_image_stepper_cross_attention_has_no_query_patch_and_stays_small():
+    from nblib.widgets.attention import patch_tokens
+    tokens = patch_tokens((4, 4))
+    q, k, v = _qkv(H=4, L=2, S=17, d=8, dv=8)
+    frames = attention_frames(tokens, q, k, v, image=torch.rand(1, 28, 28), patch_size=7,
+                              query_tokens=["a", "b"])
+    assert all(f["image"]["query_patch"] is None and f["image"]["query_key"] is None
+               for f in frames)
+    s = AttentionStepper(tokens, *_qkv(H=4, L=17, S=17, d=12, dv=12), image=torch.rand(28, 28),
+                         patch_size=7, queries=[0, 5, 10], query=1)
+    assert s.n_steps == 4 * 3 * 5 and s.step == 5 and s.frames[5]["image"]["query_patch"] == [1, 0]
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"image": torch.rand(8, 12)}, "needs its patch_size"),
+    ({"image": torch.rand(8, 12), "patch_size": 5}, "patch_size = 5 must divide the image size 8 x 12"),
+    ({"image": torch.rand(16, 12), "patch_size": 4}, "has 12 patches, but there are only 7 keys"),
+    ({"image": torch.rand(3, 8, 12), "patch_size": 4}, r"grayscale image \(H, W\)"),
+    ({"image": torch.ones(8, 12, dtype=torch.long), "patch_size": 4}, "floating-point"),
+])
+def test_bad_images_get_clear_errors(kw, match):
+    from nblib.widgets.attention import patch_tokens
+    with pytest.raises((ValueError, TypeError), match=match):
+        attention_frames(patch_tokens((2, 3)), *_qkv(H=1, L=7, S=7), **kw)
