@@ -21,6 +21,13 @@ Models, from scratch (``nn/``, one module per idea, PyTorch's names)
     ``nn.lstm``, ``nn.gru``  gated recurrent cells and layers
     ``nn.seq2seq``     encoder-decoder, additive (Bahdanau) and multiplicative (Luong) attention
     ``nn.attention``   scaled dot-product and multi-head attention, causal and padding masks
+    ``nn.layernorm``, ``nn.positional``  layer normalisation; sinusoidal and learned positions
+    ``nn.transformer`` encoder and decoder layers and stacks (``nn.Transformer*``'s names), KV cache
+    ``nn.transformer_seq2seq``  the book's encoder-decoder for token sequences (SCAN)
+    ``nn.char_lstm``   chapter 10's character LSTM language model
+    ``nn.gpt``         a GPT (decoder-only transformer), sampling, key/value-cached generation
+    ``nn.bert``, ``nn.wordpiece``  a BERT encoder that loads all-MiniLM-L6-v2; WordPiece tokenizer
+    ``nn.vit``         the Vision Transformer: patch embedding, [CLS], rollout, attention distance
 
 Support
     ``start`` (``session``)  the one setup call of every chapter: device, seeds, smoke, results
@@ -29,12 +36,13 @@ Support
                      diabetes, detection scenes, faces, ImageNet conventions, adding/copy tasks,
                      Shakespeare, sunspots, SCAN)
     ``train``        the training loop and evaluation
-    ``recipes``, ``cnn_recipes``  published training protocols the chapters reproduce
+    ``recipes``, ``cnn_recipes``, ``transformer_recipes``  training protocols the chapters reproduce
     ``detection_metrics``  average precision and mAP@0.5 from scratch
     ``plot``, ``surfaces``   figures and optimisation test functions
     ``results``      each chapter's headline numbers, run time and device (the Results page)
     ``validate``     the shared input checks behind every clear error message
     ``widgets/``     steppers that work in the static book: backprop, convolution, BPTT, attention
+                     (on tokens or on image patches)
     ``compare``, ``questions``  comparing answers and naming questions (learner and grader)
 
 Exercises

@@ -22,6 +22,17 @@
   sinusoidal and learned positional encodings (Vaswani et al. 2017).
 - :mod:`~nblib.nn.transformer`: encoder and decoder layers and stacks with ``nn.Transformer*``'s
   names, post-norm and pre-norm, and a key/value cache for generation (Vaswani et al. 2017).
+- :mod:`~nblib.nn.transformer_seq2seq`: the book's transformer encoder-decoder for token
+  sequences, greedy decoding with the key/value cache (trained on SCAN in chapter 12).
+- :mod:`~nblib.nn.char_lstm`: chapter 10's character LSTM language model (chapters 10 and 13).
+- :mod:`~nblib.nn.gpt`: a decoder-only GPT from the transformer layers, weight tying, temperature
+  and top-k sampling, generation with the key/value cache (Radford et al. 2018, 2019).
+- :mod:`~nblib.nn.bert`: a BERT encoder from the transformer layers, mean pooling, and the
+  all-MiniLM-L6-v2 weights loaded into it (Devlin et al. 2019; Wang et al. 2020);
+  :mod:`~nblib.nn.wordpiece`: BERT's WordPiece tokenizer (Wu et al. 2016), equal to Hugging Face's.
+- :mod:`~nblib.nn.vit`: the Vision Transformer on the book's encoder: patch embedding (linear and
+  convolutional forms), [CLS], 1-D learned or 2-D sinusoidal positions, a convolutional stem,
+  per-patch prediction, attention rollout and mean attention distance (Dosovitskiy et al. 2021).
 - :mod:`~nblib.nn.mobilenet`: MobileNetV2 with torchvision's module names, so its ImageNet
   weights load strictly (Sandler et al. 2018).
 
