@@ -7,6 +7,7 @@ import textwrap
 import torch
 import torch.nn.functional as F
 
+from nblib.exercises.ch11 import names_used
 from nblib.exercises.expect import expect_close, expect_dtype, expect_shape, expect_true
 from nblib.exercises.registry import public_check
 
@@ -63,15 +64,6 @@ def loops_in(fn) -> list[str]:
     return sorted({type(n).__name__ for n in ast.walk(tree) if isinstance(n, kinds)})
 
 
-def _names(fn) -> set[str]:
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
-        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-
-
 def _unchanged(before, after, what):
     expect_true(all(torch.equal(a, b) for a, b in zip(before, after)),
                 f"{what} to be left unchanged (no in-place operations)",
@@ -91,7 +83,7 @@ def _(unpatchify):
              "then order the axes so that channels follow the batch and each grid axis sits "
              "just before its within-patch partner: one reshape merges each pair into H and "
              "W. A plain reshape of the patches to (B, C, H, W) scrambles the pixels")
-    used = sorted(_names(unpatchify) & UNPATCHIFY_FORBIDDEN)
+    used = sorted(names_used(unpatchify) & UNPATCHIFY_FORBIDDEN)
     expect_true(not used, f"no library inverse of unfold (the code uses {used})",
                 hint=("the exercise is to place the pixels yourself", hints[0]))
     loops = loops_in(unpatchify)

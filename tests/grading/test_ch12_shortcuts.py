@@ -2,13 +2,13 @@
 (12-rotary), an ordinary causal mask that ignores the packing (12-packed-mask), the backward
 pass of another normalisation (12-layer-norm-backward: batch norm's statistics) or parameters
 that were never trained (12-train-reverser) all score 0 points."""
-import csv
 import json
 
 import pytest
 
 from nblib.grading.grade import grade
 from paths import ROOT
+from submissions import master, read_gradebook, with_solution
 
 STEM = "12_transformer"
 SHORTCUTS = {
@@ -37,26 +37,16 @@ SHORTCUTS = {
 }
 
 
-def _with_body(nb, question, body):
-    cell = next(c for c in nb["cells"]
-                if c["metadata"].get("grading", {}).get("question") == question)
-    source = "".join(cell["source"])
-    head, rest = source.split("    # BEGIN SOLUTION\n")
-    cell["source"] = (head + "    # BEGIN SOLUTION\n" + body + "    # END SOLUTION"
-                      + rest.split("    # END SOLUTION")[1])
-
-
 @pytest.mark.slow
 def test_shortcuts_score_zero_on_chapter_12(tmp_path):
-    nb = json.loads((ROOT / "chapters" / f"{STEM}.ipynb").read_text())
+    nb = master(STEM)
     for question, body in SHORTCUTS.items():
-        _with_body(nb, question, body)
+        with_solution(nb, question, body)
     (tmp_path / "subs" / "shortcuts").mkdir(parents=True)
     (tmp_path / "subs" / "shortcuts" / f"{STEM}.ipynb").write_text(json.dumps(nb))
     grade(tmp_path / "subs", tmp_path / "gb.csv", tests=ROOT / "grading",
           masters=ROOT / "chapters", timeout=60, chapters=[STEM])
-    with open(tmp_path / "gb.csv", newline="", encoding="utf-8") as f:
-        rows = {r["question"]: r for r in csv.DictReader(f)}
+    rows = read_gradebook(tmp_path / "gb.csv")
     for question in SHORTCUTS:
-        row = rows[question]
+        row = rows[("shortcuts", question)]
         assert float(row["points"]) == 0 and row["status"] == "failed", row

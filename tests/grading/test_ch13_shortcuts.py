@@ -1,12 +1,12 @@
 """Chapter 13's graded tests give no point for a shortcut: returning an input unchanged, leaving
 out the part of the computation the exercise is about, or a constant answer."""
-import csv
 import json
 
 import pytest
 
 from nblib.grading.grade import grade
 from paths import ROOT
+from submissions import master, read_gradebook, with_solution
 
 STEM = "13_language_models"
 
@@ -39,28 +39,16 @@ SHORTCUTS = {
 }
 
 
-def _submission(question, body):
-    nb = json.loads((ROOT / "chapters" / f"{STEM}.ipynb").read_text())
-    cell = next(c for c in nb["cells"]
-                if c["metadata"].get("grading", {}).get("question") == question)
-    source = "".join(cell["source"])
-    head, rest = source.split("    # BEGIN SOLUTION\n")
-    cell["source"] = (head + "    # BEGIN SOLUTION\n" + body + "    # END SOLUTION"
-                      + rest.split("    # END SOLUTION")[1])
-    return nb
-
-
 @pytest.mark.slow
 def test_shortcuts_score_zero(tmp_path):
     subs = tmp_path / "subs"
     for question, bodies in SHORTCUTS.items():
         for name, body in bodies.items():
             (subs / name).mkdir(parents=True)
-            (subs / name / f"{STEM}.ipynb").write_text(json.dumps(_submission(question, body)))
+            (subs / name / f"{STEM}.ipynb").write_text(json.dumps(with_solution(master(STEM), question, body)))
     grade(subs, tmp_path / "gb.csv", tests=ROOT / "grading", masters=ROOT / "chapters",
           timeout=60, chapters=[STEM])
-    with open(tmp_path / "gb.csv", newline="", encoding="utf-8") as f:
-        rows = {(r["student"], r["question"]): r for r in csv.DictReader(f)}
+    rows = read_gradebook(tmp_path / "gb.csv")
     for question, bodies in SHORTCUTS.items():
         for name in bodies:
             row = rows[(name, question)]
