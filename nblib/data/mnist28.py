@@ -6,6 +6,7 @@ downloaded. Parts III (CNNs, detection scenes) and VI (the Vision Transformer) u
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 from pathlib import Path
@@ -33,6 +34,20 @@ def mnist28_file() -> Path:
     return path
 
 
+@functools.lru_cache(maxsize=1)
+def _table() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 digits, pixels in [0, 1] (5000, 784), labels (5000,): parsed (a few seconds)
+    once per process, so chapters 07 and 14, which read them twice, pay once."""
+    with gzip.open(mnist28_file(), "rt") as f:
+        text = f.read().replace("\n", ",").rstrip(",")
+    table = np.array(text.split(","), dtype=np.float32)
+    if table.size != 5000 * 785:
+        raise ValueError(f"expected 5000 rows of 784 pixels + label in {mnist28_file()}, "
+                         f"got {table.size} numbers")
+    table = table.reshape(5000, 785)
+    return table[:, :784] / 255.0, table[:, 784].astype(np.int64)
+
+
 def load_mnist28(flatten: bool = False) -> Splits:
     """5,000 real MNIST digits, pixels scaled to [0, 1], split 3000/1000/1000 (stratified).
 
@@ -42,15 +57,7 @@ def load_mnist28(flatten: bool = False) -> Splits:
     """
     from sklearn.model_selection import train_test_split
 
-    with gzip.open(mnist28_file(), "rt") as f:
-        text = f.read().replace("\n", ",").rstrip(",")
-    table = np.array(text.split(","), dtype=np.float32)
-    if table.size != 5000 * 785:
-        raise ValueError(f"expected 5000 rows of 784 pixels + label in {mnist28_file()}, "
-                         f"got {table.size} numbers")
-    table = table.reshape(5000, 785)
-    x = table[:, :784] / 255.0
-    y = table[:, 784].astype(np.int64)
+    x, y = _table()  # the splits below are copies: the cached table is never handed out
     n_train, n_val, n_test = SIZES
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=n_test, stratify=y, random_state=0)

@@ -29,7 +29,6 @@ Transformer) use it.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,9 +93,8 @@ def _box_iou_np(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return inter / (area + areas - inter)
 
 
-@functools.lru_cache(maxsize=1)
 def _mnist28():
-    """mnist28, read (about 4 s of parsing) once per process."""
+    """mnist28 (its file is parsed once per process, in :mod:`nblib.data.mnist28`)."""
     from nblib.data.mnist28 import load_mnist28
 
     return load_mnist28()
