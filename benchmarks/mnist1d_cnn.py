@@ -47,6 +47,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"device {device}, {torch.get_num_threads()} thread(s)", flush=True)
     splits = data.load_mnist1d()
     results = {"published": [], "fast": []}
     for seed in range(args.seeds):
@@ -54,9 +56,9 @@ def main() -> int:
             torch.manual_seed(seed)
             model = Mnist1dCNN()
             if name == "published":
-                run = lambda: train_mnist1d_baseline(model, splits, seed=seed)[0]  # noqa: E731
+                run = lambda: train_mnist1d_baseline(model, splits, seed=seed, device=device)[0]  # noqa: E731
             else:
-                run = lambda: train_mnist1d_fast(model, splits, seed=seed)[0]  # noqa: E731
+                run = lambda: train_mnist1d_fast(model, splits, seed=seed, device=device)[0]  # noqa: E731
             acc, wall, cpu = timed(run)
             results[name].append((acc, wall, cpu))
             print(f"seed {seed} {name:9s} test accuracy {acc:5.1f} %  wall {wall:6.1f} s  cpu {cpu:6.1f} s",
