@@ -3,13 +3,15 @@
 A first attempt with ``nn.Transformer`` (d_model 128, 2 + 2 layers, batch 128, Adam 1e-3 with
 warm-up) reached 11 % exact match after 3 minutes on the book's 2-core machine. This script
 trains :class:`nblib.nn.transformer_seq2seq.TransformerSeq2Seq` with
-:func:`nblib.transformer_recipes.train_scan_transformer` (small model, pre-norm, Adam with a
-warm-up and a cosine decay, batches of similar length, greedy decoding with a key/value cache)
+:func:`nblib.transformer_recipes.train_scan_transformer` (small model, post-norm as in Vaswani
+et al. 2017, Adam with a warm-up and a cosine decay, batches of similar length, greedy decoding
+with a key/value cache)
 from a fixed seed. Every ``--eval-every`` steps it decodes a validation set held out of the
 training split (1,000 pairs) and **stops as soon as that reaches ``--target``** (or at
-``--max-steps``). Then it decodes the whole test split once, prints wall time, CPU time, steps,
-exact match and when the validation target was first reached, and saves the checkpoint with a
-JSON of notes beside it.
+``--max-steps``; the length split's run stopped that way at step 2,750, the simple split's
+never reached 99.7 % and ran all 3,500 steps). Then it decodes the whole test split once,
+prints wall time, CPU time, steps, exact match and when the validation target was first
+reached, and saves the checkpoint with a JSON of notes beside it.
 
     python benchmarks/scan_transformer.py                    # simple split -> scan_simple.pt
     python benchmarks/scan_transformer.py --split length     # length split -> scan_length.pt
