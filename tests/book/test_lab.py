@@ -7,8 +7,9 @@ binary, offline: see ``sitecheck.py``) opens it, runs all cells through JupyterL
 ``notebook:run-all-cells`` command, and then, for each kind: waits for the widget's DOM
 (``.nbs-stepper``, drawn by nblib/widgets/stepper.js through anywidget's Lab extension),
 clicks Next, checks that the step label and the caption move on, and screenshots the widget
-to ``_build/screenshots/lab/<kind>.png``. Any request that would leave 127.0.0.1 is blocked
-and fails the test, as does any uncaught error in the page (checked after all kinds).
+to ``_build/screenshots/lab/<kind>.png``; the attention stepper's head and query buttons are
+clicked too, and its drawing checked to follow them. Any request that would leave 127.0.0.1 is
+blocked and fails the test, as does any uncaught error in the page (checked after all kinds).
 
 The kinds are the ``Stepper`` classes that ``nblib.widgets`` exports when the tests are
 collected (the generic ``Stepper`` once per basic renderer): a new exported stepper without a
@@ -35,6 +36,7 @@ import pytest
 import sitecheck
 import nblib.widgets as widgets
 from nblib.widgets import RENDERERS, Stepper
+from nblib.widgets.attention import OPERATIONS
 from paths import BUILD, ROOT
 
 pytestmark = pytest.mark.slow
@@ -382,6 +384,58 @@ def test_stepper_works_live_in_jupyterlab(request, kind):
     assert after != caption
     assert stepper.locator("button.nbs-prev").is_enabled()
     stepper.screenshot(path=str(SHOTS / f"{kind}.png"))
+
+
+@pytest.mark.browser
+def test_attention_head_and_query_buttons_work_live_in_jupyterlab(browser):
+    """The attention stepper's selectors, clicked in Lab: a head button keeps the query and the
+    operation and shows that head's numbers; a query button opens that query's first step."""
+    kind = "AttentionStepper"
+    if kind not in BUILT:
+        pytest.skip(f"nblib.widgets exports no {kind}")
+    page = browser.page
+    stepper = page.locator(".jp-Notebook .jp-Cell").nth(BUILT.index(kind)).locator(
+        ".jp-OutputArea .nbs-stepper")
+    stepper.locator(".nbs-label").wait_for(timeout=WIDGET_MS)
+    stepper.scroll_into_view_if_needed()
+    label = stepper.locator(".nbs-label")
+    # The builder's stepper: 2 heads, the 3 queries of "the cat sat", 5 operations each.
+    n_ops, queries = len(OPERATIONS), ["the", "cat", "sat"]
+
+    def step_of(head: int, query: int, op: int) -> int:   # 1-based, as the label reads
+        return (head * len(queries) + query) * n_ops + op + 1
+
+    def shows(head: int, query: int, op: int) -> str:
+        """Wait for that frame; return the drawing's text (its numbers and labels)."""
+        _, n = sitecheck.step_label(stepper)
+        step = f"step {step_of(head, query, op)} / {n}"
+        page.wait_for_function("([el, want]) => el.textContent === want",
+                               arg=[label.element_handle(), step], timeout=UI_MS)
+        want = f"Head {head + 1}, query '{queries[query]}': {OPERATIONS[op]}."
+        caption = stepper.locator(".nbs-caption").inner_text()
+        assert want in caption, f"{want!r} not in the caption {caption!r}"
+        pressed = stepper.locator('.nbs-att-sel button[aria-pressed="true"]').all_inner_texts()
+        assert pressed == [f"head {head + 1}", queries[query]], pressed
+        assert stepper.locator(".nbs-att-qlabel").text_content() == f"q: {queries[query]}"
+        return stepper.locator(".nbs-stage svg").first.text_content()
+
+    heads = stepper.locator('.nbs-att-sel[data-kind="head"] button')
+    picks = stepper.locator('.nbs-att-sel[data-kind="query"] button')
+    assert heads.all_inner_texts() == ["head 1", "head 2"]
+    assert picks.all_inner_texts() == queries
+    first = stepper.locator("button.nbs-first")
+    if first.is_enabled():             # the test above left it one step on
+        first.click()
+    shows(0, 0, 0)                                             # head 1, 'the', scores
+    for op in range(1, 4):
+        stepper.locator("button.nbs-next").click()
+        head1 = shows(0, 0, op)                                # ... up to its softmax
+    heads.nth(1).click()
+    head2 = shows(1, 0, 3)                                     # head 2: same query, same step
+    assert head2 != head1, "head 2 drew head 1's numbers"
+    picks.nth(2).click()
+    shows(1, 2, 0)                                             # head 2, 'sat', scores
+    stepper.screenshot(path=str(SHOTS / f"{kind}-head2-sat.png"))
 
 
 @pytest.mark.browser
