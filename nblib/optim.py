@@ -153,14 +153,16 @@ class SGD(Optimizer):
 
     With ``g = grad + weight_decay * p`` (L2 penalty folded into the gradient), torch's update is
 
-        v <- g                               on the first step (no dampening applied)
-        v <- momentum * v + (1 - dampening) * g   afterwards
-        p <- p - lr * v                      (heavy ball)
-        p <- p - lr * (g + momentum * v)     (nesterov=True)
+        b <- g                               on the first step (no dampening applied)
+        b <- momentum * b + (1 - dampening) * g   afterwards
+        p <- p - lr * b                      (heavy ball)
+        p <- p - lr * (g + momentum * b)     (nesterov=True)
 
-    Textbooks (Polyak; Sutskever et al. 2013) write velocity with the learning rate inside,
-    ``v <- mu v - lr g; p <- p + v``. The two are identical while ``lr`` is constant; torch's form
-    differs when ``lr`` changes (a schedule rescales the whole accumulated velocity at once).
+    ``b`` is the momentum buffer, the velocity b_t of chapter 02 and of torch's documentation,
+    and ``momentum`` its coefficient mu. Textbooks (Polyak; Sutskever et al. 2013) write the
+    velocity with the learning rate inside, ``u <- mu u - lr g; p <- p + u``. The two are
+    identical while ``lr`` is constant; torch's form differs when ``lr`` changes (a schedule
+    rescales the whole accumulated velocity at once).
     The Nesterov line is the "look-ahead" gradient rewritten so that only the current
     parameters are needed (Sutskever et al. 2013, Bengio et al. 2013).
 
@@ -190,12 +192,12 @@ class SGD(Optimizer):
         if wd != 0:
             grad = grad.add(p, alpha=wd)                    # g = grad + wd p
         if mu != 0:
-            v = state.get("momentum_buffer")
-            if v is None:                                   # first step: v = g
-                v = state["momentum_buffer"] = grad.detach().clone()
-            else:                                           # v = mu v + (1-d) g
-                v.mul_(mu).add_(grad, alpha=1 - group["dampening"])
-            grad = grad.add(v, alpha=mu) if group["nesterov"] else v
+            b = state.get("momentum_buffer")
+            if b is None:                                   # first step: b = g
+                b = state["momentum_buffer"] = grad.detach().clone()
+            else:                                           # b = mu b + (1-d) g
+                b.mul_(mu).add_(grad, alpha=1 - group["dampening"])
+            grad = grad.add(b, alpha=mu) if group["nesterov"] else b
         p.add_(grad, alpha=-lr)                             # p = p - lr step
 
 
@@ -204,15 +206,17 @@ class RMSprop(Optimizer):
 
     With ``g = grad + weight_decay * p``:
 
-        s <- alpha * s + (1 - alpha) * g^2             (s starts at 0)
-        centered:  m <- alpha * m + (1 - alpha) * g;  denom = sqrt(s - m^2) + eps   (Graves 2013)
-        else:      denom = sqrt(s) + eps
+        v <- alpha * v + (1 - alpha) * g^2             (v starts at 0)
+        centered:  m <- alpha * m + (1 - alpha) * g;  denom = sqrt(v - m^2) + eps   (Graves 2013)
+        else:      denom = sqrt(v) + eps
         momentum > 0:  b <- momentum * b + g / denom;  p <- p - lr * b
         else:          p <- p - lr * g / denom
 
-    Differences from other write-ups: ``eps`` is added *outside* the square root (TensorFlow/Keras
-    add it inside), ``s`` starts at 0 with no bias correction (so early steps are large), and
-    momentum is applied to the already normalised step.
+    ``v`` is the running average of squared gradients (v_t in chapter 02, as in torch's
+    documentation) and ``alpha`` its decay rate (beta in chapter 02, which keeps alpha for the
+    leaky ReLU's slope). Differences from other write-ups: ``eps`` is added *outside* the square
+    root (TensorFlow/Keras add it inside), ``v`` starts at 0 with no bias correction (so early
+    steps are large), and momentum is applied to the already normalised step.
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
@@ -242,12 +246,12 @@ class RMSprop(Optimizer):
         state["step"] += 1
         if wd != 0:
             grad = grad.add(p, alpha=wd)                   # g = grad + wd p
-        s = state["square_avg"]                            # s = a s + (1-a) g^2
-        s.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+        v = state["square_avg"]                            # v = a v + (1-a) g^2
+        v.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
         if group["centered"]:                              # m = a m + (1-a) g
             m = state["grad_avg"].lerp_(grad, 1 - alpha)
-            s = s.addcmul(m, m, value=-1)                  # s - m^2 (a copy)
-        denom = s.sqrt().add_(eps)                         # sqrt(s) + eps
+            v = v.addcmul(m, m, value=-1)                  # v - m^2 (a copy)
+        denom = v.sqrt().add_(eps)                         # sqrt(v) + eps
         if mu > 0:
             b = state["momentum_buffer"]
             b.mul_(mu).addcdiv_(grad, denom)               # b = mu b + g/denom
