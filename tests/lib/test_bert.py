@@ -135,6 +135,14 @@ def test_the_checkpoint_loads_strictly_into_our_names(minilm):
     assert attn.in_proj_weight.shape == (3 * 384, 384)
 
 
+def test_a_long_text_is_cut_to_the_max_seq_length_of_sentence_transformers(minilm):
+    # load_minilm's docstring: 256 word pieces with [CLS] and [SEP], inside the 512 positions
+    model, tokenizer = minilm
+    ids = tokenizer("word " * 400)["input_ids"][0]
+    assert len(ids) == tokenizer.max_length == 256 < model.config.max_position_embeddings
+    assert tokenizer.convert_ids_to_tokens(ids[[0, -1]]) == ["[CLS]", "[SEP]"]
+
+
 def test_sentence_embeddings_equal_the_reference_in_float32(minilm, reference):
     model, tokenizer = minilm
     ref_model, ref_tokenizer = reference
