@@ -160,7 +160,11 @@ class GPT(nn.Module):
         Each token is drawn by :func:`sample_next` from the logits of the last position.
         ``use_cache=False`` recomputes the whole context (its last ``block_size`` tokens) for
         every new token; ``use_cache=True`` computes each token's keys and values once. Both
-        draw the same tokens from the same ``generator``.
+        draw the same tokens from the same ``generator``. For ``n`` new tokens within the
+        position table, per layer: without the cache step ``t`` runs all ``t`` positions,
+        O(n^2 C^2) for the projections and feed-forward blocks and O(n^3 C) for attention in
+        all; with it, one position per step, O(n C^2) and O(n^2 C): attention stays quadratic
+        in ``n``, since each new token still reads every cached key and value.
         """
         validate.tensor("idx", idx, ndim=2, floating=False)
         max_new_tokens = validate.integer("max_new_tokens", max_new_tokens)

@@ -139,6 +139,31 @@ def test_cached_and_uncached_generation_draw_the_same_tokens(temperature, top_k)
     assert torch.equal(runs[0][:, :3], prompt)
 
 
+@pytest.mark.parametrize("n", [1, 4, 8])
+def test_the_cache_turns_quadratic_and_cubic_work_into_linear_and_quadratic(n):
+    # What chapter 13 states about the cost of generating n tokens after a one-token prompt:
+    # positions through the projections and feed-forward blocks, n(n+1)/2 -> n; query-key
+    # pairs that attention scores, sum of t^2 = n(n+1)(2n+1)/6 -> n(n+1)/2.
+    from nblib.nn.transformer import cache_length
+
+    ours = GPT(SMALL)
+    calls = []
+
+    def count(module, args, kwargs):
+        new = args[0].shape[1]
+        cache = kwargs.get("cache")
+        calls.append((new, (0 if cache is None else cache_length(cache)) + new))
+
+    ours.register_forward_pre_hook(count, with_kwargs=True)
+    totals = {}
+    for use_cache in (True, False):
+        calls.clear()
+        ours.generate(_tokens(1, 1, SMALL.vocab_size), n, use_cache=use_cache)
+        totals[use_cache] = (sum(q for q, _ in calls), sum(q * k for q, k in calls))
+    assert totals[True] == (n, n * (n + 1) // 2)
+    assert totals[False] == (n * (n + 1) // 2, n * (n + 1) * (2 * n + 1) // 6)
+
+
 def test_top_k_of_one_is_greedy_decoding():
     ours, _ = _pair(SMALL)
     out = ours.generate(_tokens(1, 2, SMALL.vocab_size), 5, top_k=1)
