@@ -306,15 +306,17 @@ def mean_attention_distance(attentions: Tensor, grid, patch_size: int,
 
     For every query patch, the distance to each key patch weighted by the attention it pays
     that patch, summed over the keys, then averaged over the query patches and the images.
-    Prefix tokens ([CLS]) are left out as queries and as keys, and the weights are not
-    re-normalised (as in the common implementation, e.g. keras.io's "Investigating Vision
-    Transformer representations"). (B, L, nh, T, T) -> (L, nh).
+    Prefix tokens ([CLS]) are left out as queries and as keys, and each query's weights on the
+    patch keys are re-normalised to sum to 1, so the distance is that of the attention paid to
+    the image: uniform attention over all tokens gives ``patch_distances(grid).mean()``,
+    whatever share [CLS] receives. (B, L, nh, T, T) -> (L, nh).
     """
     a = _check_attention(attentions)[..., num_prefix:, num_prefix:]  # (B, L, nh, N, N)
     d = patch_distances(grid, patch_size, device=a.device).to(a.dtype)
     if d.shape[-1] != a.shape[-1]:
         raise ValueError(f"a grid of {tuple(grid)} has {d.shape[-1]} patches, the attentions "
                          f"have {a.shape[-1]} tokens after {num_prefix} prefix token(s)")
+    a = a / a.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)  # over the patches
     return (a * d).sum(dim=-1).mean(dim=(0, -1))                     # (L, nh)
 
 

@@ -237,16 +237,24 @@ def test_mean_attention_distance_by_hand():
     d = vit.patch_distances((2, 2), patch_size=7)
     torch.testing.assert_close(d[0], torch.tensor([0, 7, 7, 7 * math.sqrt(2)],
                                                   dtype=torch.float64))
-    # uniform attention over [CLS] + 4 patches: each patch key gets 1/5; [CLS] is left out
+    # uniform attention over [CLS] + 4 patches: [CLS] is left out and the 4 patch keys'
+    # weights re-normalised, so it is the mean distance of the grid, patch_distances' mean
     uniform = torch.full((1, 1, 1, 5, 5), 0.2, dtype=torch.float64)
     got = vit.mean_attention_distance(uniform, (2, 2), 7)
     assert got.shape == (1, 1)
-    torch.testing.assert_close(got[0, 0], torch.tensor(0.2 * (14 + 7 * math.sqrt(2)),
+    torch.testing.assert_close(got[0, 0], torch.tensor(0.25 * (14 + 7 * math.sqrt(2)),
                                                        dtype=torch.float64))
+    torch.testing.assert_close(got[0, 0], d.mean())
+    # the share [CLS] receives does not matter: 0.9 on [CLS], 0.1 spread evenly on the patches
+    mostly_cls = torch.full((1, 1, 1, 5, 5), 0.025, dtype=torch.float64)
+    mostly_cls[..., 0] = 0.9
+    torch.testing.assert_close(vit.mean_attention_distance(mostly_cls, (2, 2), 7), got)
     # every patch looking only at itself: distance 0; at its diagonal opposite: 7 sqrt(2)
+    # (half of each row on [CLS], half on the patch: re-normalised, all of it on the patch)
     own = torch.zeros(1, 2, 1, 5, 5, dtype=torch.float64)
-    own[0, 0, 0, 1:, 1:] = torch.eye(4)
-    own[0, 1, 0, 1:, 1:] = torch.eye(4).flip(1)
+    own[..., 0] = 0.5
+    own[0, 0, 0, 1:, 1:] = 0.5 * torch.eye(4)
+    own[0, 1, 0, 1:, 1:] = 0.5 * torch.eye(4).flip(1)
     torch.testing.assert_close(vit.mean_attention_distance(own, (2, 2), 7)[:, 0],
                                torch.tensor([0.0, 7 * math.sqrt(2)], dtype=torch.float64))
     with pytest.raises(ValueError, match="has 9 patches"):
