@@ -72,6 +72,9 @@ def _unchanged(before, after, what):
 
 
 UNPATCHIFY_FORBIDDEN = {"fold", "Fold"}
+# What the graded tests of 14-patch-embed-backward forbid (.backward, torch.autograd, .grad,
+# torch.func, functorch), as the names the learner's code would contain.
+AUTOGRAD_NAMES = {"backward", "autograd", "grad", "func", "functorch"}
 
 
 @public_check("14-unpatchify")
@@ -116,6 +119,10 @@ def _(patch_embed_backward):
              "the batch and the patches: for the bias, for the weight (then back to the "
              "filters' shape (D, C, P, P)) and for the patches; each pixel lies in exactly "
              "one patch, so the patches' gradient goes back to the pixels by undoing the cut")
+    used = sorted(names_used(patch_embed_backward) & AUTOGRAD_NAMES)
+    expect_true(not used, f"no autograd (the code uses {used})",
+                hint=("derive the gradients by hand: the backward of one linear layer applied "
+                      "to every patch", hints[0]))
     g = torch.Generator().manual_seed(41)
     for B, C, H, W, P, D in ((1, 1, 4, 4, 2, 3), (2, 3, 6, 4, 2, 5), (2, 1, 7, 7, 7, 4),
                              (1, 2, 3, 3, 1, 2)):
