@@ -73,19 +73,46 @@ def _(softplus, softplus_grad):
     central = (_softplus_exact(x + h) - _softplus_exact(x - h)) / (2 * h)
     expect_close(softplus_grad(x), central, rtol=1e-7, atol=1e-9,
                  what="softplus_grad(linspace(-6, 6, 13)) against a central difference",
-                 hint=("differentiate log(1 + e^x) with the chain rule",
-                       "divide the numerator and the denominator of your derivative by e^x: "
-                       "you get a function from this chapter's table of activations"))
+                 hint=("differentiate log(1 + e^x) by the chain rule (the outer function is the "
+                       "logarithm, the inner one 1 + e^x); at x = 0 the slope must be 1/2",
+                       "evaluate your formula by hand at x = -2, 0 and 2 and compare with the "
+                       "expected values: a wrong sign or a missing factor usually comes from "
+                       "the inner derivative"))
     xl = torch.tensor([-1000.0, -100.0, 100.0, 1000.0], dtype=F64)
     out = softplus_grad(xl)
     expect_true(torch.isfinite(out).all(), "softplus_grad(x) to be finite for x = +-100, +-1000",
-                hint=("e^x / (1 + e^x) is inf / inf = nan for x = 1000",
-                      "write the derivative so that no exponential of a large positive number "
-                      "appears (torch.sigmoid is allowed here)"))
+                hint=("for x = 1000 an exponential in your formula overflows to inf, and inf / inf "
+                      "(or 0 * inf) is nan",
+                      "for x > 0, multiply the numerator and the denominator of your fraction by "
+                      "the same factor, chosen so that every exponent left is <= 0; torch.where "
+                      "can use one form for x > 0 and another for x <= 0"))
     expect_close(out, torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=F64), atol=1e-30,
                  what="softplus_grad([-1000, -100, 100, 1000])",
                  hint=("far to the left softplus is flat, far to the right it has slope 1",
                        "check your derivative's limits for x -> -inf and x -> +inf"))
+
+
+@public_check("01-softplus")
+def _(softplus, softplus_grad):
+    x = torch.tensor([-1000.0, -100.0, -3.0, 0.0, 3.0, 100.0, 1000.0], dtype=F64)
+    h = 1e-5
+    expected = ((_softplus_exact(x + h) - _softplus_exact(x - h)) / (2 * h)).float()
+    out32 = softplus_grad(x.float())
+    expect_dtype(out32, torch.float32, what="softplus_grad of a float32 tensor",
+                 hint=("the derivative should have the dtype of x too: float32 in, float32 out",
+                       "build every constant and intermediate tensor in x's dtype; never call "
+                       ".double() or pass dtype=torch.float64"))
+    expect_true(torch.isfinite(out32).all(), "softplus_grad(x) to be finite in float32 for x = "
+                "-1000, -100, -3, 0, 3, 100, 1000",
+                hint=("in float32 e^x overflows to inf already above x = 88",
+                      "the same rewriting as for float64 works: no exponential of a positive "
+                      "number may remain"))
+    expect_close(out32, expected, rtol=1e-5, atol=1e-7,
+                 what="softplus_grad of [-1000, -100, -3, 0, 3, 100, 1000] in float32",
+                 hint=("compare with your float64 results: they should agree to float32's "
+                       "precision",
+                       "look for a step that loses float32's precision, such as 1 minus a number "
+                       "close to 1"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,7 +197,8 @@ def _(averaged_perceptron):
     w32, _ = averaged_perceptron(x32, y32, 2, 1.0)
     expect_dtype(w32, torch.float32, what="w_avg for float32 x",
                  hint=("the averaged weights should have x's dtype",
-                       "create the zero weights from x, e.g. torch.zeros_like(x[0])"))
+                       "do not fix a dtype yourself (no .double(), no dtype=torch.float64): "
+                       "let every tensor you create take its dtype from x"))
     averaged_perceptron(x, y, 2, 1.0)
     expect_true(torch.equal(x, x0) and torch.equal(y, y0), "x and y to be unchanged by the call",
                 hint=("your function changed x or y in place",
@@ -285,7 +313,9 @@ def _(xor_weights):
     columns = {tuple(c) for c in hidden.T.tolist()}
     expect_true(columns != OR_AND, "hidden units other than section 3's OR and AND",
                 hint=("your hidden units compute OR and AND: the exercise asks for another pair",
-                      "try units that each fire on exactly one of the two corners where XOR is 1"))
+                      "list the Boolean functions of two inputs that one threshold unit can "
+                      "compute (all but XOR and XNOR), then look for a pair from which the output "
+                      "unit can build XOR; there are several"))
 
 
 @public_check("01-xor-weights")
