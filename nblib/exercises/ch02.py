@@ -65,54 +65,103 @@ def _ls_is_stable_keeps_dtype_and_inputs(label_smoothed_ce):
 
 
 # ------------------------------------------------------------------ 02-numerical-jacobian
-def _regression(seed: int, n: int = 7, d: int = 3):
-    g = torch.Generator().manual_seed(seed)
+JACOBIAN_TOLERANCES = {                  # (rtol, atol): |got - exact| <= atol + rtol |exact|
+    "numerical, h = 1e-5": (1e-7, 1e-9),
+    "numerical, h = 1e-3": (1e-5, 1e-6),  # central differences only: one-sided ones miss it
+    "exact, float64": (1e-12, 1e-14),     # rounding only: no finite difference gets this close
+    "exact, float32": (1e-5, 1e-6),
+}
+
+
+def per_example_bce(w, X, y):
+    """The exercise's vector function: the binary cross-entropy of each example for the logit
+    X @ w, r (n,) (given to the learner in the exercise cell)."""
+    return F.binary_cross_entropy_with_logits(X @ w, y, reduction="none")
+
+
+def exact_bce_jacobian(w, X, y):
+    """d r_n / d w_i of ``per_example_bce`` by autograd (the learner may not use it): (n, d)."""
+    return torch.func.jacrev(per_example_bce)(w, X, y)
+
+
+def bce_problem(g, n=7, d=3, dtype=torch.float64):
     X = torch.randn(n, d, dtype=torch.float64, generator=g)
-    y = torch.randn(n, dtype=torch.float64, generator=g)
     w = torch.randn(d, dtype=torch.float64, generator=g)
-    return w, X, y
+    y = torch.randint(0, 2, (n,), generator=g).double()
+    return w.to(dtype), X.to(dtype), y.to(dtype)
 
 
-def _jacobian(w, X, y):
-    """d r_n / d w_i for r(w) = (X w - y)^2: 2 (X w - y)_n X_ni, shape (n, d)."""
-    return 2 * (X @ w - y)[:, None] * X
-
-
-_JAC_HINTS = (
+_NUM_HINTS = (
     "column i of the Jacobian is how the whole vector r changes when only w_i moves",
-    "move one coordinate of w at a time, both ways, on a copy of w; the scaled difference "
-    "of the two r-vectors is one column of J",
+    "section 5's central difference, applied to a function whose value is a vector: each "
+    "coordinate of w gives a whole column; shift a copy of w, never w itself",
 )
+_EXACT_HINTS = (
+    "r_n depends on w only through the logit z_n = x_n . w: by the chain rule, "
+    "dr_n/dw_i = (dr_n/dz_n) (dz_n/dw_i)",
+    "section 1 gives the derivative of the binary cross-entropy with respect to its logit, "
+    "and dz_n/dw_i is an entry of X; broadcasting an (n, 1) column against X (n, d) gives "
+    "every entry at once",
+)
+_UNCHANGED_HINTS = ("the function moved the caller's w and did not put it back",
+                    "build each shifted w as a new tensor (w plus something) instead of "
+                    "writing into w")
 
 
 @public_check("02-numerical-jacobian")
-def _jacobian_close(numerical_jacobian):
-    w, X, y = _regression(0)
-    w_before = w.clone()
+def _numerical_jacobian_close(numerical_jacobian, bce_jacobian):
+    w, X, y = bce_problem(torch.Generator().manual_seed(0))
+    w_before, exact = w.clone(), exact_bce_jacobian(w, X, y)
     out = numerical_jacobian(w, X, y, 1e-5)
     expect_shape(out, (7, 3), what="numerical_jacobian(w (3,), X (7, 3), y (7,), 1e-5)",
                  hint=("one row per output r_n, one column per parameter w_i",
                        "the Jacobian of r: R^d -> R^n has shape (n, d)"))
-    expect_close(out, _jacobian(w_before, X, y), rtol=1e-6, atol=1e-8,
-                 what="the numerical Jacobian with h = 1e-5", hint=_JAC_HINTS)
-    expect_true(bool(torch.equal(w, w_before)), "w to be unchanged after the call",
-                hint=("the function moved the caller's w and did not put it back",
-                      "build w + h e_i as a new tensor instead of writing into w"))
-    expect_dtype(out, torch.float64, what="the Jacobian of float64 inputs",
-                 hint=("finite differences need float64 (section 5)",
-                       "create the result with the dtype of w, e.g. torch.zeros(n, d, "
-                       "dtype=w.dtype)"))
+    expect_dtype(out, torch.float64, what="the numerical Jacobian for float64 inputs",
+                 hint=("finite differences need float64 (section 5): keep w's dtype",
+                       "give any tensor you create or fill the dtype of w, and never convert "
+                       "to float32"))
+    expect_true(bool(torch.equal(w, w_before)), "w to be unchanged by numerical_jacobian",
+                hint=_UNCHANGED_HINTS)
+    rtol, atol = JACOBIAN_TOLERANCES["numerical, h = 1e-5"]
+    expect_close(out, exact, rtol=rtol, atol=atol,
+                 what="the numerical Jacobian with h = 1e-5", hint=_NUM_HINTS)
+    rtol, atol = JACOBIAN_TOLERANCES["numerical, h = 1e-3"]
+    expect_close(numerical_jacobian(w, X, y, 1e-3), exact, rtol=rtol, atol=atol,
+                 what="the numerical Jacobian with a large step h = 1e-3",
+                 hint=("with h = 1e-3 a one-sided difference is off by about h r''/2: which "
+                       "difference of section 5 is much more accurate?",
+                       "section 5's Taylor expansion: evaluating r on both sides of w cancels "
+                       "the h r'' term"))
 
 
 @public_check("02-numerical-jacobian")
-def _jacobian_is_central(numerical_jacobian):
-    w, X, y = _regression(1)
-    expect_close(numerical_jacobian(w, X, y, 0.5), _jacobian(w, X, y), rtol=1e-9, atol=1e-9,
-                 what="the numerical Jacobian with a large step h = 0.5",
-                 hint=("r is quadratic in w: which finite difference is exact for a "
-                       "quadratic, whatever h?",
-                       "a one-sided difference (r(w + h e_i) - r(w)) / h is off by "
-                       "h r''/2; the central one's error involves only r''', which is 0 here"))
+def _exact_jacobian(numerical_jacobian, bce_jacobian):
+    w, X, y = bce_problem(torch.Generator().manual_seed(1), n=6, d=4)
+    w_before, exact = w.clone(), exact_bce_jacobian(w, X, y)
+    out = bce_jacobian(w, X, y)
+    expect_shape(out, (6, 4), what="bce_jacobian(w (4,), X (6, 4), y (6,))",
+                 hint=("one row per example, one column per coordinate of w",
+                       "the same shape as the numerical Jacobian, (n, d)"))
+    expect_dtype(out, torch.float64, what="bce_jacobian for float64 inputs",
+                 hint=("keep w's dtype", "compute in w's dtype; no .float(), no .double()"))
+    expect_true(bool(torch.equal(w, w_before)), "w to be unchanged by bce_jacobian",
+                hint=_UNCHANGED_HINTS)
+    expect_close(out, numerical_jacobian(w, X, y, 1e-5), rtol=1e-6, atol=1e-8,
+                 what="bce_jacobian compared with your numerical Jacobian (h = 1e-5)",
+                 hint=_EXACT_HINTS)
+    rtol, atol = JACOBIAN_TOLERANCES["exact, float64"]
+    expect_close(out, exact, rtol=rtol, atol=atol,
+                 what="bce_jacobian (which must be exact up to rounding)",
+                 hint=("bce_jacobian must be exact up to rounding: a finite difference, however "
+                       "small its step, is not",
+                       "evaluate your hand-derived formula directly, with no step h at all"))
+    w32, X32, y32 = w.float(), X.float(), y.float()
+    out32 = bce_jacobian(w32, X32, y32)
+    expect_dtype(out32, torch.float32, what="bce_jacobian for float32 inputs",
+                 hint=("float32 in, float32 out", "compute in w's dtype; no .double()"))
+    rtol, atol = JACOBIAN_TOLERANCES["exact, float32"]
+    expect_close(out32, exact.float(), rtol=rtol, atol=atol,
+                 what="bce_jacobian in float32", hint=_EXACT_HINTS)
 
 
 # ------------------------------------------------------------------ 02-sgd-nesterov-step
@@ -161,8 +210,9 @@ def _nesterov_leaves_inputs_alone(sgd_nesterov_step):
     expect_true(same, "p, grad and buf to be unchanged after the call",
                 hint=("an in-place operation (+=, mul_, add_) changed a tensor the caller "
                       "still holds",
-                      "build new tensors: new_buf = momentum * buf + g creates one, "
-                      "buf.mul_(momentum) does not"))
+                      "an arithmetic expression such as a * b + c builds a new tensor; a "
+                      "method ending in _ or an augmented assignment (+=, *=) writes into the "
+                      "tensor the caller passed"))
 
 
 # ------------------------------------------------------------------ 02-ce-grad
@@ -206,10 +256,11 @@ def _ce_grad_is_stable(cross_entropy_grad):
 
 # ------------------------------------------------------------------ 02-value-logaddexp
 _LAE_HINTS = (
-    "the derivative lambda receives the parents' data a, b and the result out; "
-    "d out/da is the share of e^a in e^a + e^b",
-    "write e^a / (e^a + e^b) with the help of out = log(e^a + e^b): the lambda receives "
-    "out, and exp of a number <= 0 never overflows",
+    "differentiate log(e^a + e^b) with respect to a by the chain rule, and likewise b; at "
+    "a = b each derivative must be 1/2, and the two always add up to 1",
+    "the lambda also receives out = log(e^a + e^b): write the denominator of your derivative "
+    "with out, and the derivative becomes a single exponential whose exponent is never "
+    "positive",
 )
 
 
@@ -253,8 +304,8 @@ def _logaddexp_matches_torch(logaddexp):
                     f"a finite value and gradients for a = {a0:g}, b = {b0:g}",
                     hint=("math.exp(1000) raises OverflowError: which shift makes the "
                           "exponents safe, in the forward and in the derivative?",
-                          "factor e^m out of e^a + e^b, with m the larger input; the "
-                          "derivative can be written with out as well"))
+                          "section 1's log-sum-exp trick works for two terms too; for the "
+                          "derivatives, use the out that the lambda receives"))
         expect_close(out.data, ref[0], rtol=1e-10, atol=1e-12,
                      what=f"logaddexp({a0:g}, {b0:g})",
                      hint=("log(e^a + e^b), computed so that it never overflows",
