@@ -1,4 +1,5 @@
 """nblib.exercises: the learner's self-check prints one readable verdict and raises only when strict."""
+import ast
 import importlib
 import sys
 from pathlib import Path
@@ -185,3 +186,50 @@ def test_hints_come_in_tiers_one_more_per_failure(capsys, monkeypatch):
     assert check_module.check("99-tiers", lambda x: x * x)
     with pytest.raises(ValueError, match="hint must be a tier number >= 1"):
         check_module.check("99-tiers", lambda x: x * x, hint=0)
+
+
+# The public checks of chapters 01-03 (CONTRIBUTING: hints in two tiers, never the answer).
+def _hint_values(module_source):
+    """Each ``hint=`` argument of the module, with the tiers it can take: a tuple's length, or,
+    for a name, the lengths of every value assigned to that name (an ``a if c else b`` both)."""
+    tree = ast.parse(module_source)
+    assigned = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(node.value)
+
+    def leaves(node, seen=()):
+        if isinstance(node, ast.Name) and node.id not in seen and node.id in assigned:
+            return [leaf for value in assigned[node.id] for leaf in leaves(value, seen + (node.id,))]
+        if isinstance(node, ast.IfExp):
+            return leaves(node.body, seen) + leaves(node.orelse, seen)
+        return [node]
+
+    return [(kw.value, leaves(kw.value)) for node in ast.walk(tree) if isinstance(node, ast.Call)
+            for kw in node.keywords if kw.arg == "hint"]
+
+
+# Answers that hints of these chapters once printed: a formula or a line of a reference solution.
+ANSWERS = {"ch01": ["sigmoid", "e^x / (1 + e^x)", "zeros_like(x[0])", "exactly one of the two corners"],
+           "ch02": ["exp(a - out)", "share of e^a", "new_buf = momentum * buf + g", "dtype=w.dtype"],
+           "ch03": ["1 + a^2", "1 + a**2", "a*z the other half", "sqrt(2"]}
+
+
+@pytest.mark.parametrize("chapter", sorted(ANSWERS))
+def test_public_check_hints_of_chapters_01_to_03_come_in_two_tiers_without_the_answer(chapter):
+    from paths import ROOT
+
+    source = (ROOT / "nblib" / "exercises" / f"{chapter}.py").read_text()
+    hints = _hint_values(source)
+    assert len(hints) >= 10
+    for value, leaves in hints:
+        for leaf in leaves:
+            assert isinstance(leaf, ast.Tuple) and len(leaf.elts) >= 2, (
+                f"{chapter}: hint={ast.unparse(value)} has a single tier: {ast.unparse(leaf)[:80]}")
+            text = " ".join(ast.literal_eval(e) if isinstance(e, ast.Constant) else ast.unparse(e)
+                            for e in leaf.elts)
+            leaked = [a for a in ANSWERS[chapter] if a in text]
+            assert not leaked, f"{chapter}: a hint gives the answer away ({leaked}): {text[:120]}"
+    assert "math.sqrt(2 /" not in source  # 03-leaky-init's public check computed the answer

@@ -1,8 +1,12 @@
 """nblib grade: reference gets full marks, stubs get zero, hostile or broken submissions gain
 nothing they did not earn, and the batch always finishes with a gradebook."""
+import ast
 import csv
+import hashlib
+import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -14,15 +18,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from nblib.exercises.format import master_questions
 from nblib.grading import channel
-from nblib.grading.chapters import Chapter, ConfigError
-from nblib.grading.forbidden import forbidden_uses
+from nblib.grading.chapters import Chapter, ConfigError, ReferenceSession
+from nblib.grading.forbidden import _normalize, forbidden_uses
 from nblib.grading.grade import grade, self_test
+from nblib.grading.plugin import Proxy
 from nblib.grading.release import release
 from nblib.grading.report import clean, feedback_filename
 from nblib.grading.sandbox import bwrap_works
 from nblib.grading.submission import submitted_sources
 from paths import FIXTURE_BOOK, ROOT
+from submissions import master, with_solution
 
 BOOK = FIXTURE_BOOK
 MASTERS, TESTS = BOOK / "chapters", BOOK / "grading"
@@ -378,6 +385,46 @@ def test_cli_grades_one_submission(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
+# the real chapters' exercise texts name what their graded tests forbid
+# --------------------------------------------------------------------------------------------
+def _exercise_texts(stem):
+    """{question: the Markdown cell above its solution cell (the exercise's text)}."""
+    cells = json.loads((ROOT / "chapters" / f"{stem}.ipynb").read_text())["cells"]
+    texts = {}
+    for i, cell in enumerate(cells):
+        q = cell["metadata"].get("grading", {}).get("question")
+        if q and "solution" in cell["metadata"].get("tags", []):
+            j = i - 1
+            while cells[j]["cell_type"] != "markdown":
+                j -= 1
+            texts[q] = "".join(cells[j]["source"])
+    return texts
+
+
+def _forbidden_lists(stem):
+    found = {}
+    for path in sorted((ROOT / "grading" / stem).glob("test_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "FORBIDDEN" for t in node.targets):
+                for q, names in ast.literal_eval(node.value).items():
+                    found.setdefault(q, set()).update(names)
+    return found
+
+
+@pytest.mark.parametrize("stem", ["01_neuron", "02_learning", "03_mlp"])
+def test_each_exercise_text_names_every_name_its_graded_tests_forbid(stem):
+    """A learner must know before grading what the grader rejects: every FORBIDDEN entry of a
+    question appears in its exercise's text as `code` (F.x and torch.nn.functional.x alike)."""
+    texts = _exercise_texts(stem)
+    forbidden = _forbidden_lists(stem)
+    assert forbidden and set(forbidden) <= set(texts)
+    for q, names in forbidden.items():
+        named = {_normalize(token) for token in re.findall(r"`([^`]+)`", texts[q])}
+        missing = sorted(n for n in names if _normalize(n) not in named)
+        assert not missing, f"{q}: its text does not name {missing}"
+
+
+# --------------------------------------------------------------------------------------------
 # the real chapters, once their grading/ folders exist
 # --------------------------------------------------------------------------------------------
 def _real_chapters():
@@ -408,25 +455,91 @@ def test_real_chapter_reference_gets_full_marks_and_stub_gets_zero(stem, tmp_pat
             assert r["status"] in ("failed", "error") and float(r["points"]) == 0, r
 
 
+# 03-train-xor-anywhere asks for training. Each of these solution bodies applies a fixed pair
+# of lines through the centre of the data instead (no training): the quadrant rule
+# (z0 > 0) != (z1 > 0) or |z0| > |z1|, on the raw, standardised (training mean and std) or
+# whitened inputs, with the class of each side taken as given or chosen by a majority vote on y.
+_XOR_INPUTS = {
+    "raw": "    def z(p):\n        return p\n",
+    "standardised": "    m, s = x.mean(0), x.std(0)\n"
+                    "    def z(p):\n        return (p - m) / s\n",
+    "whitened": "    m = x.mean(0)\n"
+                "    e, v = torch.linalg.eigh(torch.cov((x - m).T))\n"
+                "    root = v @ torch.diag(e.rsqrt()) @ v.T\n"
+                "    def z(p):\n        return (p - m) @ root\n",
+}
+_XOR_SIDES = {
+    "quadrant": "    def side(p):\n        u = z(p)\n        return ((u[:, 0] > 0) != (u[:, 1] > 0)).long()\n",
+    "abs": "    def side(p):\n        u = z(p)\n        return (u[:, 0].abs() > u[:, 1].abs()).long()\n",
+}
+_XOR_VOTE = ("    flip = int((side(x) == y).float().mean() < 0.5)  # the majority of y decides\n"
+             "    return (side(x_new) + flip) % 2\n")
+XOR_RULES = {f"{side}-{inputs}{'-vote' if vote else ''}":
+             _XOR_INPUTS[inputs] + _XOR_SIDES[side] + (_XOR_VOTE if vote else "    return side(x_new)\n")
+             for inputs in _XOR_INPUTS for side in _XOR_SIDES for vote in (False, True)}
+
+
+def _graded_module(path):
+    spec = importlib.util.spec_from_file_location(f"graded_{path.parent.name}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_fixed_rules_score_zero_and_a_trained_mlp_full_marks_on_train_xor_over_many_seeds():
+    """The graded tests of 03-train-xor-anywhere, run in this process (solutions executed as the
+    grader runs the reference, through the same channel round trip) for the seeds of 50 grading
+    runs: every fixed rule of XOR_RULES scores 0 on every run, among them the shortcut that
+    passed the old tests (|z0| > |z1| on standardised inputs, with a majority vote); the
+    reference, a small MLP trained on x, y, scores full marks on all 50 (it trains 10 times per
+    run)."""
+    question = "03-train-xor-anywhere"
+    graded = _graded_module(ROOT / "grading" / "03_mlp" / "test_train_xor.py")
+    tests = [f for f in vars(graded).values() if getattr(f, "__nblib_question__", None) == question]
+    full = sum(f.__nblib_points__ for f in tests)
+    assert len(tests) == 2 and full == 3
+
+    def score(session, run):
+        points = 0.0
+        for test in tests:  # one seed per run and test, as the grader derives them
+            seed = int.from_bytes(hashlib.sha256(f"{run}:{test.__name__}".encode()).digest()[:8], "little") >> 1
+            try:
+                test(student=Proxy(session, question), seed=seed)
+            except AssertionError:
+                continue
+            points += test.__nblib_points__
+        return points
+
+    runs = range(50)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the sandbox (OMP_NUM_THREADS=1)
+    try:
+        _score_rules_and_reference(score, runs, question, full)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _score_rules_and_reference(score, runs, question, full):
+    for name, body in XOR_RULES.items():
+        rule = ReferenceSession(master_questions(with_solution(master("03_mlp"), question, body)))
+        scores = [score(rule, run) for run in runs]
+        assert scores == [0.0] * len(runs), (name, scores)
+    reference = ReferenceSession(master_questions(master("03_mlp")))
+    assert [score(reference, run) for run in runs] == [full] * len(runs)
+
+
 @pytest.mark.slow
 def test_a_hand_written_rule_that_does_not_train_scores_zero_on_train_xor(tmp_path):
-    """03-train-xor-anywhere asks for training: the XOR rule of the untransformed pattern, raw or
-    after standardising with the training statistics, gets no point."""
+    """The same through the real grader and its sandbox, for two rules: the quadrant rule of the
+    untransformed pattern and the shortcut of the old tests (|z0| > |z1| after standardising,
+    with a majority vote on y). Each gets no point, status failed."""
     question = "03-train-xor-anywhere"
-    rules = {"rule-raw": "    return ((x_new[:, 0] > 0) != (x_new[:, 1] > 0)).long()\n",
-             "rule-standardised": "    z = (x_new - x.mean(0)) / x.std(0)\n"
-                                  "    return ((z[:, 0] > 0) != (z[:, 1] > 0)).long()\n"}
+    rules = {"rule-raw": XOR_RULES["quadrant-raw"], "rule-standardised": XOR_RULES["abs-standardised-vote"]}
     subs = tmp_path / "subs"
     for student, body in rules.items():
-        nb = json.loads((ROOT / "chapters" / "03_mlp.ipynb").read_text())
-        cell = next(c for c in nb["cells"]
-                    if c["metadata"].get("grading", {}).get("question") == question)
-        source = "".join(cell["source"])
-        head, rest = source.split("    # BEGIN SOLUTION\n")
-        cell["source"] = head + "    # BEGIN SOLUTION\n" + body + "    # END SOLUTION" + \
-            rest.split("    # END SOLUTION")[1]
         (subs / student).mkdir(parents=True)
-        (subs / student / "03_mlp.ipynb").write_text(json.dumps(nb))
+        (subs / student / "03_mlp.ipynb").write_text(json.dumps(with_solution(master("03_mlp"), question, body)))
     grade(subs, tmp_path / "gb.csv", tests=ROOT / "grading", masters=ROOT / "chapters", timeout=60,
           chapters=["03_mlp"])
     by, _ = read_gradebook(tmp_path / "gb.csv")
