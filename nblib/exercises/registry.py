@@ -7,11 +7,17 @@ the public checks of its questions::
     from nblib.exercises.expect import expect_close
     from nblib.exercises.registry import public_check
 
-    @public_check("01-sigmoid")
-    def _(sigmoid):
+    @public_check("01-softplus")
+    def _(softplus, softplus_grad):
         x = torch.linspace(-6, 6, 13, dtype=torch.float64)
-        expect_close(sigmoid(x), torch.sigmoid(x), what="sigmoid(linspace(-6, 6, 13))",
-                     hint="1 / (1 + exp(-x))")
+        expected = torch.logaddexp(torch.zeros_like(x), x)   # log(1 + e^x), PyTorch's way
+        expect_close(softplus(x), expected, what="softplus(linspace(-6, 6, 13))",
+                     hint=("check by hand that softplus(0) = log 2 = 0.693",
+                           "for large positive x it approaches x, for very negative x it "
+                           "approaches 0 from above: compare your values at -6 and 6"))
+
+The hint is a tuple of tiers, a direction first, more detail after (the learner sees one more
+per failure, see :mod:`nblib.exercises.verdict`); no tier gives the solution's code or formula.
 
 A question id is ``"<NN>-<name>"``; ``NN`` (the chapter number) picks the module
 ``nblib.exercises.chNN``. A public check receives the objects given to
@@ -33,9 +39,9 @@ _REGISTRY: dict[str, list[Callable]] = {}
 
 
 def public_check(question: str) -> Callable[[Callable], Callable]:
-    """Decorator: register ``fn`` as a public check of ``question`` (e.g. ``"01-sigmoid"``)."""
+    """Decorator: register ``fn`` as a public check of ``question`` (e.g. ``"01-softplus"``)."""
     if not QUESTION_RE.match(question):
-        raise ValueError(f"question id {question!r} must look like 'NN-name', e.g. '01-sigmoid'")
+        raise ValueError(f"question id {question!r} must look like 'NN-name', e.g. '01-softplus'")
 
     def register(fn: Callable) -> Callable:
         checks = _REGISTRY.setdefault(question, [])
@@ -51,10 +57,10 @@ def public_check(question: str) -> Callable[[Callable], Callable]:
 
 
 def chapter_module(question: str) -> str:
-    """The module holding ``question``'s checks: ``"01-sigmoid"`` -> ``"nblib.exercises.ch01"``."""
+    """The module holding ``question``'s checks: ``"01-softplus"`` -> ``"nblib.exercises.ch01"``."""
     m = QUESTION_RE.match(question)
     if not m:
-        raise ValueError(f"question id {question!r} must look like 'NN-name', e.g. '01-sigmoid'")
+        raise ValueError(f"question id {question!r} must look like 'NN-name', e.g. '01-softplus'")
     return f"nblib.exercises.ch{m.group(1)}"
 
 

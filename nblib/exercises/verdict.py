@@ -2,19 +2,20 @@
 
 In a chapter, right after an exercise cell::
 
-    from nblib.exercises import check      # done once, by nblib.start
-    check("01-sigmoid", sigmoid)           # the cell tagged ``public-check``
+    from nblib.exercises import check                # done once, by nblib.start
+    check("01-softplus", softplus, softplus_grad)    # the cell tagged ``public-check``
 
 ``check(question, *objs)`` runs the public checks registered for ``question`` (in
 ``nblib/exercises/chNN.py``, see :mod:`nblib.exercises`) on the objects you pass and
 prints one short verdict:
 
-- ``PASS 01-sigmoid: public checks passed; graded tests may differ.``
-- ``FAIL 01-sigmoid: ...`` with what was expected and what was received (type, shape,
-  dtype, a few values, the largest difference and where) and the check's hint;
-- ``TODO 01-sigmoid: not attempted yet`` when the function still raises the stub's
+- ``PASS 01-softplus: public checks passed (5 checks); graded tests may differ.``
+- ``FAIL 01-softplus: ...`` with what was expected and what was received (type, shape,
+  dtype, a few values, the largest difference and where) and the check's first hint (one
+  more tier after each further failure, or all of the first ``k`` with ``hint=k``);
+- ``TODO 01-softplus: not attempted yet`` when the function still raises the stub's
   ``NotImplementedError``;
-- ``ERROR 01-sigmoid: your code raised ...`` with the line of your code that raised.
+- ``ERROR 01-softplus: your code raised ...`` with the line of your code that raised.
 
 Behaviour (so that "Run all" keeps going for a learner, and CI still catches a broken
 reference solution):
