@@ -1,6 +1,6 @@
 """What a question id is, shared by the learner's checks and the instructor's grader.
 
-A question id is ``"<NN>-<name>"``: ``NN`` is the chapter number (``"01-sigmoid"``).
+A question id is ``"<NN>-<name>"``: ``NN`` is the chapter number (``"01-softplus"``).
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """The exercise format inside notebooks, shared by the learner's and the instructor's tools.
 
 A question is a code cell tagged ``solution`` with metadata
-``"grading": {"question": "01-sigmoid", "points": 2}``; its solution lines sit between
+``"grading": {"question": "01-softplus", "points": 2}``; its solution lines sit between
 ``# BEGIN SOLUTION`` and ``# END SOLUTION`` (one or more regions per cell). Releasing
-replaces each region's lines by a stub ``raise NotImplementedError("01-sigmoid: ...")``
+replaces each region's lines by a stub ``raise NotImplementedError("01-softplus: ...")``
 at the marker's indentation and keeps the markers, so a learner sees where to write and a
 released notebook released again is unchanged. The cell after it, tagged ``public-check``,
 calls ``check(...)``. ``PRELUDE`` is all a solution cell may rely on besides its own imports.

@@ -24,24 +24,24 @@ Graded tests: how to write them (for chapter authors)
 
 Graded tests are pytest files outside the notebooks, one folder per chapter notebook::
 
-    grading/01_neuron/test_sigmoid.py        # grading/<notebook stem>/test_*.py
+    grading/01_neuron/test_softplus.py       # grading/<notebook stem>/test_*.py
 
 A test is an ordinary pytest function decorated with :func:`question`::
 
     import torch
     from nblib.grading import question, assert_close
 
-    FORBIDDEN = {"01-sigmoid": ["torch.sigmoid", "F.sigmoid", "torch.special.expit", ".sigmoid"]}
+    FORBIDDEN = {"01-softplus": ["F.softplus", "torch.logaddexp", "nn.Softplus", ".softplus"]}
 
-    @question("01-sigmoid", points=1)
-    def test_sigmoid_matches_reference(student, reference, rng):
+    @question("01-softplus", points=1)
+    def test_softplus_matches_reference(student, reference, rng):
         x = torch.randn(4, 7, dtype=torch.float64, generator=rng) * 5
-        assert_close(student.sigmoid(x), reference.sigmoid(x))
+        assert_close(student.softplus(x), reference.softplus(x))
 
-    @question("01-sigmoid", points=1)
-    def test_sigmoid_is_stable_for_large_inputs(student, reference, rng):
+    @question("01-softplus", points=1)
+    def test_softplus_is_stable_for_large_inputs(student, reference, rng):
         x = torch.tensor([-800.0, 800.0], dtype=torch.float64)
-        assert_close(student.sigmoid(x), reference.sigmoid(x))
+        assert_close(student.softplus(x), reference.softplus(x))
 
 Fixtures (provided by the grader, nothing to import):
 
@@ -79,7 +79,7 @@ into the student's code raises when that code raised; to require an exception::
     with pytest.raises(StudentError, match="ValueError"):
         student.normalize(torch.zeros(0))
 
-Forbidden shortcuts: an optional module-level ``FORBIDDEN = {"01-sigmoid": [...]}`` lists
+Forbidden shortcuts: an optional module-level ``FORBIDDEN = {"01-softplus": [...]}`` lists
 names the submitted cell must not mention (checked on its syntax tree before it runs):
 ``"torch.sigmoid"`` (also matches ``from torch import sigmoid``, ``import torch as t;
 t.sigmoid``), ``"F.sigmoid"`` (``F``/``nn``/``np`` are the prelude's aliases),

@@ -44,7 +44,7 @@ def question(question_id: str, points: float | None = None) -> Callable[[Callabl
     equally over them (see :mod:`nblib.grading`).
     """
     if not isinstance(question_id, str) or not QUESTION_RE.match(question_id):
-        raise ValueError(f"question id {question_id!r} must look like 'NN-name', e.g. '01-sigmoid'")
+        raise ValueError(f"question id {question_id!r} must look like 'NN-name', e.g. '01-softplus'")
     if points is not None and (not isinstance(points, (int, float)) or isinstance(points, bool) or points < 0):
         raise ValueError(f"points for {question_id} must be a number >= 0, not {points!r}")
 

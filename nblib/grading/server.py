@@ -4,7 +4,7 @@ Started by :mod:`nblib.grading.sandbox` as ``python -I -m nblib.grading.server -
 --out-fd M [--uid U --gid G]``. It imports the prelude, drops to the unprivileged uid/gid
 when started as root, says ``ready``, then serves requests, one JSON line each:
 
-- ``{"id": 1, "op": "load", "question": "01-sigmoid", "source": "..."}``: run the cell in
+- ``{"id": 1, "op": "load", "question": "01-softplus", "source": "..."}``: run the cell in
   a fresh namespace that holds only the prelude (``math, np, torch, nn, F``);
 - ``{"id": 2, "op": "call", "question": ..., "name": "sigmoid", "args": [...], "kwargs": {...}}``.
 
