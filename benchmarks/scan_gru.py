@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -56,7 +55,9 @@ import torch
 
 from nblib.data import scan
 from nblib.nn.seq2seq import Seq2Seq
-from nblib.transformer_recipes import ScanRecipe, exact_match, train_scan_transformer
+from nblib.transformer_recipes import ScanRecipe, train_scan_transformer
+
+import scan_common  # benchmarks/scan_common.py, beside this script
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "nblib" / "checkpoints"
 # ScanRecipe's fields that size the transformer; the GRU has its own below.
@@ -96,36 +97,12 @@ def main() -> int:
     print(f"{split}\n{described}\n{params:,} parameters; device {device}, "
           f"{torch.get_num_threads()} thread(s), torch {torch.__version__}", flush=True)
 
-    def log(row):
-        print(f"step {row['step']:5d}  {row['wall_s']:7.1f} s wall  {row['cpu_s']:7.1f} s CPU"
-              f"  loss {row['loss']:.4f}  validation exact match "
-              f"{row['val_exact_match']:6.2f} %", flush=True)
-
-    model, hist = train_scan_transformer(split, recipe, seed=args.seed, device=device, log=log,
-                                         model=model)
-    t0, c0 = time.perf_counter(), time.process_time()
-    src, tgt = split.tensors("test")
-    test_acc = exact_match(model, src, tgt)
-    test_wall, test_cpu = time.perf_counter() - t0, time.process_time() - c0
-    reached = hist["target_reached"]
-    first99 = next((r for r in hist["rows"] if r["val_exact_match"] >= 99.0), None)
-    best = max(hist["rows"], key=lambda r: r["val_exact_match"])
-    print(f"trained {hist['steps']} steps in {hist['wall_s']:.1f} s wall, {hist['cpu_s']:.1f} s "
-          f"CPU (of which validation decoding {hist['eval_wall_s']:.1f} s wall, "
-          f"{hist['eval_cpu_s']:.1f} s CPU)")
-    if first99:
-        print(f"validation exact match first >= 99 % at step {first99['step']}, "
-              f"{first99['wall_s']:.1f} s wall, {first99['cpu_s']:.1f} s CPU")
-    else:
-        print(f"validation exact match never >= 99 %; best {best['val_exact_match']:.2f} % at "
-              f"step {best['step']}")
-    if reached:
-        print(f"validation target {recipe.target} % first reached at step {reached['step']}, "
-              f"{reached['wall_s']:.1f} s wall, {reached['cpu_s']:.1f} s CPU")
-    else:
-        print(f"validation target {recipe.target} % not reached in {recipe.max_steps} steps")
-    print(f"test exact match ({args.split}, {len(src)} commands, greedy): {test_acc:.2f} % "
-          f"(decoded in {test_wall:.1f} s wall, {test_cpu:.1f} s CPU)")
+    model, hist = train_scan_transformer(split, recipe, seed=args.seed, device=device,
+                                         log=scan_common.log, model=model)
+    summary = scan_common.test_and_report(model, split, args.split, recipe, hist)
+    test_acc, reached, first99 = (summary[k] for k in
+                                  ("test_exact_match", "target_reached", "first_99"))
+    best = summary["best"]
     if not args.no_save:
         out = args.out or CHECKPOINTS / f"scan_{args.split}_gru.json"
         out.parent.mkdir(parents=True, exist_ok=True)
