@@ -8,6 +8,10 @@ from pathlib import Path
 
 from paths import ROOT
 
+# The grader draws a secret seed per run; the tests that grade the real chapters fix it, so a CI
+# run is reproducible. Many seeds are tried by hand with benchmarks/grader_seeds.py.
+FIXED_SEED = 20261203
+
 
 def master(stem: str) -> dict:
     """The master notebook ``chapters/<stem>.ipynb`` as a dict."""

@@ -8,7 +8,7 @@ import pytest
 
 from nblib.grading.grade import grade
 from paths import ROOT
-from submissions import master, read_gradebook, with_solution
+from submissions import FIXED_SEED, master, read_gradebook, with_solution
 
 STEM = "12_transformer"
 SHORTCUTS = {
@@ -45,7 +45,7 @@ def test_shortcuts_score_zero_on_chapter_12(tmp_path):
     (tmp_path / "subs" / "shortcuts").mkdir(parents=True)
     (tmp_path / "subs" / "shortcuts" / f"{STEM}.ipynb").write_text(json.dumps(nb))
     grade(tmp_path / "subs", tmp_path / "gb.csv", tests=ROOT / "grading",
-          masters=ROOT / "chapters", timeout=60, chapters=[STEM])
+          masters=ROOT / "chapters", timeout=60, chapters=[STEM], seed=FIXED_SEED)
     rows = read_gradebook(tmp_path / "gb.csv")
     for question in SHORTCUTS:
         row = rows[("shortcuts", question)]

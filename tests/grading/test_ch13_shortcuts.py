@@ -6,7 +6,7 @@ import pytest
 
 from nblib.grading.grade import grade
 from paths import ROOT
-from submissions import master, read_gradebook, with_solution
+from submissions import FIXED_SEED, master, read_gradebook, with_solution
 
 STEM = "13_language_models"
 
@@ -47,7 +47,7 @@ def test_shortcuts_score_zero(tmp_path):
             (subs / name).mkdir(parents=True)
             (subs / name / f"{STEM}.ipynb").write_text(json.dumps(with_solution(master(STEM), question, body)))
     grade(subs, tmp_path / "gb.csv", tests=ROOT / "grading", masters=ROOT / "chapters",
-          timeout=60, chapters=[STEM])
+          timeout=60, chapters=[STEM], seed=FIXED_SEED)
     rows = read_gradebook(tmp_path / "gb.csv")
     for question, bodies in SHORTCUTS.items():
         for name in bodies:

@@ -15,7 +15,7 @@ import nblib.exercises.ch14  # noqa: F401  (registers the public checks)
 from nblib.exercises.verdict import check
 from nblib.grading.grade import grade
 from paths import ROOT
-from submissions import master, read_gradebook, with_solution
+from submissions import FIXED_SEED, master, read_gradebook, with_solution
 
 STEM = "14_vision_transformer"
 SHORTCUTS = {
@@ -53,7 +53,7 @@ def test_shortcuts_score_zero(tmp_path):
     with_solution(nb, "14-unpatchify", WITH_A_LOOP)
     (subs / "autograd-and-loop" / f"{STEM}.ipynb").write_text(json.dumps(nb))
     grade(subs, tmp_path / "gb.csv", tests=ROOT / "grading", masters=ROOT / "chapters",
-          timeout=60, chapters=[STEM])
+          timeout=60, chapters=[STEM], seed=FIXED_SEED)
     by = read_gradebook(tmp_path / "gb.csv")
     for question in SHORTCUTS:
         row = by[("shortcuts", question)]
