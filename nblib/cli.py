@@ -1,4 +1,4 @@
-"""The ``nblib`` command: ``release``, ``grade`` and ``check`` (see ``nblib COMMAND --help``)."""
+"""The ``nblib`` command: ``release``, ``grade``, ``selftest`` and ``check`` (see ``nblib COMMAND --help``)."""
 from __future__ import annotations
 
 import argparse
@@ -38,6 +38,23 @@ def _grade(args) -> int:
     return 0
 
 
+def _selftest(args) -> int:
+    from nblib.grading.chapters import ConfigError
+    from nblib.grading.grade import sweep_seeds
+    try:
+        found = sweep_seeds(args.tests, args.masters, seeds=args.seed or None, n=args.seeds,
+                            chapters=args.chapter)
+    except ConfigError as exc:
+        print(f"nblib selftest: error: {exc}", file=sys.stderr)
+        return 2
+    n = len(args.seed) if args.seed else args.seeds
+    for name, problems in found.items():
+        print(f"{name}: {n - len(problems)} of {n} seeds pass against the reference")
+        for seed, problem in problems:
+            print(f"  seed {seed} (reproduce: nblib grade --seed {seed} ...):\n    {problem}")
+    return 1 if any(found.values()) else 0
+
+
 def _check(args) -> int:
     from nblib.exercises.selfcheck import check_notebook
     return check_notebook(Path(args.notebook), timeout=args.timeout)
@@ -66,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chapter", action="append", metavar="STEM",
                    help="grade only this chapter (e.g. 01_neuron); repeatable; default: all in --tests")
     p.set_defaults(func=_grade)
+
+    p = sub.add_parser("selftest", help="run the graded tests against the reference under many secret seeds")
+    p.add_argument("--seeds", type=int, default=100, help="how many random secret seeds (default 100)")
+    p.add_argument("--seed", type=int, action="append", help="a given seed instead; repeatable")
+    p.add_argument("--tests", type=Path, default=Path("grading"), help="graded tests (default: grading/)")
+    p.add_argument("--masters", type=Path, default=Path("chapters"), help="master notebooks (default: chapters/)")
+    p.add_argument("--chapter", action="append", metavar="STEM", help="only this chapter; repeatable")
+    p.set_defaults(func=_selftest)
 
     p = sub.add_parser("check", help="run a notebook's public checks; exit 0 only if all pass")
     p.add_argument("notebook", type=Path)

@@ -49,6 +49,28 @@ def self_test(chapter: Chapter, run_seed: int) -> None:
     chapter.plan = plan_points(chapter, outcome)  # ConfigError if a test fails or points do not add up
 
 
+def sweep_seeds(tests: Path | str = "grading", masters: Path | str = "chapters",
+                seeds: list[int] | None = None, n: int = 100,
+                chapters: list[str] | None = None) -> dict[str, list[tuple[int, str]]]:
+    """Self-test every chapter under many secret seeds: ``{chapter: [(seed, problem), ...]}``.
+
+    ``grade`` draws a fresh secret seed per run, and the graded tests draw their problems from it
+    (shapes, values, group counts). A test that breaks for one draw in a hundred would stop an
+    instructor's run at random, so a test author runs this before committing: ``seeds``, or
+    ``n`` random ones. An empty list for a chapter means its reference passed under every seed.
+    """
+    seeds = list(seeds) if seeds is not None else [secrets.randbits(63) for _ in range(n)]
+    found: dict[str, list[tuple[int, str]]] = {}
+    for ch in discover_chapters(Path(tests), Path(masters), only=chapters):
+        found[ch.name] = []
+        for s in seeds:
+            try:
+                self_test(ch, s)
+            except ConfigError as exc:
+                found[ch.name].append((s, str(exc)))
+    return found
+
+
 def choose_mode(requested: str, limits: Limits) -> tuple[str, str]:
     """('bwrap' | 'fallback', warning text or '')."""
     if requested == "fallback":
